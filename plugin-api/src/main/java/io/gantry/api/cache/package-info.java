@@ -1,0 +1,7 @@
+/** Response caches: exact-match reuse of whole responses for deterministic requests. */
+@Version("1.0.0")
+@Export
+package io.gantry.api.cache;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;

@@ -1,0 +1,31 @@
+package io.gantry.api.scheduler;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * The KV space a step may use, as seen by a scheduler. Implemented by the engine from the active KV
+ * allocator's state; valid only during the {@link Scheduler#plan} call.
+ *
+ * <p>A scheduler that admits or grows several sequences adds up {@link #blocksNeeded} for each and
+ * compares the sum with {@link #freeBlocks()}: the view does not change while the plan is made.
+ */
+@ProviderType
+public interface KvBudget {
+
+    /** @return blocks free for new allocations at the start of this step (evictable cached blocks count) */
+    int freeBlocks();
+
+    /** @return blocks the KV pool holds in all */
+    int totalBlocks();
+
+    /** @return tokens per block of the active allocator */
+    int blockSize();
+
+    /**
+     * @param sequence a sequence from this view
+     * @param tokens   how many of its pending tokens the plan would run
+     * @return how many more blocks the sequence needs to hold its KV after running them (0 if it fits in
+     *         what it holds; for a waiting sequence, net of any prefix-cache hit)
+     */
+    int blocksNeeded(SequenceView sequence, int tokens);
+}
