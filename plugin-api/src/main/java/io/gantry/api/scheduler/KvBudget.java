@@ -28,4 +28,10 @@ public interface KvBudget {
      *         what it holds; for a waiting sequence, net of any prefix-cache hit)
      */
     int blocksNeeded(SequenceView sequence, int tokens);
+
+    /**
+     * @param sequence a running sequence from this view
+     * @return the blocks it holds only by itself, which preempting it would free (0 for a waiting one)
+     */
+    int blocksFreedByPreempting(SequenceView sequence);
 }

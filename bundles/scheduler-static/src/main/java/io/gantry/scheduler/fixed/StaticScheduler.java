@@ -1,0 +1,65 @@
+package io.gantry.scheduler.fixed;
+
+import io.gantry.api.plugin.PluginProperties;
+import io.gantry.api.scheduler.Scheduler;
+import io.gantry.api.scheduler.SchedulerView;
+import io.gantry.api.scheduler.SequenceView;
+import io.gantry.api.scheduler.StepBudget;
+import io.gantry.api.scheduler.StepPlan;
+import java.util.List;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * Static batching: when nothing runs, up to {@code batch_size} waiting requests form a batch, and that
+ * batch runs until every member has finished; requests arriving meanwhile wait for the next batch. The
+ * baseline continuous batching is measured against.
+ */
+@Component(service = Scheduler.class, configurationPid = "io.gantry.scheduler.static", property = {
+        PluginProperties.NAME + "=static",
+        PluginProperties.DESCRIPTION + "=Static batching: a batch runs to completion; nothing joins mid-way",
+        "service.ranking:Integer=50" })
+@Designate(ocd = StaticScheduler.Config.class)
+public final class StaticScheduler implements Scheduler {
+
+    /** Configuration (PID {@code io.gantry.scheduler.static}). */
+    @ObjectClassDefinition(name = "Gantry static scheduler")
+    public @interface Config {
+        /** @return the most requests in one batch */
+        @AttributeDefinition(name = "Batch size", min = "1", description = "Most requests in one batch")
+        int batch_size() default 8;
+    }
+
+    private volatile int batchSize;
+
+    /** Creates a scheduler with the default batch size, for use outside OSGi. */
+    public StaticScheduler() {
+        this.batchSize = 8;
+    }
+
+    @Activate
+    @Modified
+    void configure(Config config) {
+        if (config.batch_size() < 1) {
+            throw new IllegalArgumentException("batch_size must be at least 1, got " + config.batch_size());
+        }
+        this.batchSize = config.batch_size();
+    }
+
+    @Override
+    public StepPlan plan(SchedulerView view) {
+        StepBudget budget = new StepBudget(view);
+        List<SequenceView> running = view.running();
+        if (!running.isEmpty()) {
+            budget.runPreempting(running, running.reversed());
+            return budget.build();
+        }
+        List<SequenceView> waiting = view.waiting();
+        budget.admitInOrder(waiting.subList(0, Math.min(batchSize, waiting.size())));
+        return budget.build();
+    }
+}

@@ -1,0 +1,34 @@
+package io.gantry.scheduler.fixed;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.gantry.api.scheduler.SimulatedView;
+import io.gantry.api.scheduler.StepPlan.Chunk;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class StaticSchedulerTest {
+
+    private final StaticScheduler scheduler = new StaticScheduler();
+
+    @Test
+    void nothingJoinsWhileABatchRuns() {
+        SimulatedView view = new SimulatedView(16, 512, 100, 16).decoding(1, 20, 3).waiting(2, 5).waiting(3, 5);
+        assertEquals(List.of(new Chunk(1, 1)), scheduler.plan(view).run());
+    }
+
+    @Test
+    void formsABatchOfAtMostBatchSizeWhenIdle() {
+        SimulatedView view = new SimulatedView(16, 4096, 1000, 16);
+        for (int id = 1; id <= 12; id++) {
+            view.waiting(id, 10);
+        }
+        assertEquals(8, scheduler.plan(view).run().size(), "default batch_size is 8");
+    }
+
+    @Test
+    void theBatchStillRespectsTheTokenBudget() {
+        SimulatedView view = new SimulatedView(16, 25, 1000, 16).waiting(1, 10).waiting(2, 10).waiting(3, 10);
+        assertEquals(List.of(new Chunk(1, 10), new Chunk(2, 10), new Chunk(3, 5)), scheduler.plan(view).run());
+    }
+}

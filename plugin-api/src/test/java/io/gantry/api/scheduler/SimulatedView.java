@@ -1,0 +1,124 @@
+package io.gantry.api.scheduler;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A {@link SchedulerView} for scheduler unit tests: sequences with given token counts and a KV pool of
+ * given size, where a sequence holding {@code c} computed tokens holds {@code ceil(c / blockSize)}
+ * blocks. Shipped in plugin-api's test-jar so every scheduler (the samples' too) tests against one fake.
+ */
+public final class SimulatedView implements SchedulerView, KvBudget {
+
+    /** A sequence of the simulated view. */
+    public record Seq(long id, SequenceState state, int promptTokens, int generatedTokens, int computedTokens,
+            int maxTokens, int priority, long arrivalNanos, int preemptions) implements SequenceView {
+    }
+
+    private final List<SequenceView> waiting = new ArrayList<>();
+    private final List<SequenceView> running = new ArrayList<>();
+    private final SchedulerLimits limits;
+    private final int totalBlocks;
+    private final int blockSize;
+    private int heldBlocks;
+    private long clock;
+
+    /**
+     * @param maxNumSeqs          the step's sequence limit
+     * @param maxNumBatchedTokens the step's token budget
+     * @param totalBlocks         blocks in the simulated pool
+     * @param blockSize           tokens per block
+     */
+    public SimulatedView(int maxNumSeqs, int maxNumBatchedTokens, int totalBlocks, int blockSize) {
+        this.limits = new SchedulerLimits(maxNumSeqs, maxNumBatchedTokens);
+        this.totalBlocks = totalBlocks;
+        this.blockSize = blockSize;
+    }
+
+    /** Adds a new waiting request with the given prompt length; returns this view. */
+    public SimulatedView waiting(long id, int promptTokens) {
+        return waiting(id, promptTokens, 0);
+    }
+
+    /** Adds a new waiting request with the given prompt length and priority; returns this view. */
+    public SimulatedView waiting(long id, int promptTokens, int priority) {
+        waiting.add(new Seq(id, SequenceState.WAITING, promptTokens, 0, 0, 64, priority, clock++, 0));
+        return this;
+    }
+
+    /** Adds a running, decoding sequence that has generated {@code generated} tokens; returns this view. */
+    public SimulatedView decoding(long id, int promptTokens, int generated) {
+        return running(new Seq(id, SequenceState.RUNNING, promptTokens, generated, promptTokens + generated - 1, 64, 0,
+                clock++, 0));
+    }
+
+    /** Adds a running sequence still prefilling, with {@code computed} prompt tokens done; returns this view. */
+    public SimulatedView prefilling(long id, int promptTokens, int computed) {
+        return running(new Seq(id, SequenceState.RUNNING, promptTokens, 0, computed, 64, 0, clock++, 0));
+    }
+
+    private SimulatedView running(Seq seq) {
+        running.add(seq);
+        heldBlocks += blocksFor(seq.computedTokens());
+        if (heldBlocks > totalBlocks) {
+            throw new IllegalArgumentException("Simulated pool over-committed: " + heldBlocks + " > " + totalBlocks);
+        }
+        return this;
+    }
+
+    private int blocksFor(int tokens) {
+        return (tokens + blockSize - 1) / blockSize;
+    }
+
+    @Override
+    public List<SequenceView> waiting() {
+        return List.copyOf(waiting);
+    }
+
+    @Override
+    public List<SequenceView> running() {
+        return List.copyOf(running);
+    }
+
+    @Override
+    public KvBudget kv() {
+        return this;
+    }
+
+    @Override
+    public SchedulerLimits limits() {
+        return limits;
+    }
+
+    @Override
+    public long nowNanos() {
+        return clock;
+    }
+
+    @Override
+    public int freeBlocks() {
+        return totalBlocks - heldBlocks;
+    }
+
+    @Override
+    public int totalBlocks() {
+        return totalBlocks;
+    }
+
+    @Override
+    public int blockSize() {
+        return blockSize;
+    }
+
+    @Override
+    public int blocksNeeded(SequenceView sequence, int tokens) {
+        int held = sequence.state() == SequenceState.RUNNING ? blocksFor(sequence.computedTokens()) : 0;
+        int computed = sequence.state() == SequenceState.RUNNING ? sequence.computedTokens() : 0;
+        return Math.max(0, blocksFor(computed + tokens) - held);
+    }
+
+    @Override
+    public int blocksFreedByPreempting(SequenceView sequence) {
+        return sequence.state() == SequenceState.RUNNING ? blocksFor(sequence.computedTokens()) : 0;
+    }
+}
