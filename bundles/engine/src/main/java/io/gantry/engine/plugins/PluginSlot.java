@@ -1,0 +1,96 @@
+package io.gantry.engine.plugins;
+
+import io.gantry.api.plugin.InFlightGate;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
+
+/**
+ * Holds the one active implementation of a plugin kind and leases it to callers, so that a swap never
+ * reaches a plugin that is being taken away: the consumer half of Gantry's drain rule.
+ *
+ * <p>SCR calls {@link #bind} and {@link #unbind} (for a dynamic greedy reference it binds a replacement
+ * before it unbinds the old one). {@code unbind} closes the old binding's gate and returns only when the
+ * calls inside it have left, so the provider's {@code @Deactivate}, which SCR runs after every consumer
+ * has unbound, never races a call. Callers that read the old binding after its gate closed retry and
+ * reach the new one; while none is bound they wait, up to their own limit.
+ *
+ * @param <T> the plugin's service type
+ */
+final class PluginSlot<T> {
+
+    private static final System.Logger LOG = System.getLogger(PluginSlot.class.getName());
+    private static final long RETRY_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    /** One bound service with its reference properties and its own gate. */
+    record Binding<T>(T service, long serviceId, InFlightGate gate) {
+    }
+
+    private final String kindName;
+    private final Duration drainTimeout;
+    /** Guarded by {@code this}; bind/unbind are rare, so a lock is fine here and keeps the map simple. */
+    private final Map<T, Binding<T>> bindings = new IdentityHashMap<>();
+    /**
+     * volatile: written under {@code this} by SCR's threads on bind/unbind; read without a lock, once
+     * per call, by any number of callers.
+     */
+    private volatile Binding<T> activeBinding;
+
+    PluginSlot(String kindName, Duration drainTimeout) {
+        this.kindName = kindName;
+        this.drainTimeout = drainTimeout;
+    }
+
+    synchronized void bind(T service, long serviceId) {
+        Binding<T> binding = new Binding<>(service, serviceId, new InFlightGate());
+        bindings.put(service, binding);
+        activeBinding = binding;
+    }
+
+    void unbind(T service) {
+        Binding<T> binding;
+        synchronized (this) {
+            binding = bindings.remove(service);
+            if (binding == null) {
+                return;
+            }
+            if (activeBinding == binding) {
+                activeBinding = bindings.values().stream().findFirst().orElse(null);
+            }
+        }
+        // Outside the lock: callers keep reaching the replacement while the old binding drains.
+        if (!binding.gate().close(drainTimeout)) {
+            LOG.log(Level.WARNING, "{0} plugin (service {1}) still had {2} call(s) inside after {3}; unbinding anyway",
+                    kindName, binding.serviceId(), binding.gate().inFlight(), drainTimeout);
+        }
+    }
+
+    /** @return the active binding's service id, or -1 when none is bound */
+    long activeServiceId() {
+        Binding<T> binding = activeBinding;
+        return binding == null ? -1 : binding.serviceId();
+    }
+
+    <R> R call(Function<? super T, ? extends R> call, Duration waitUpTo) {
+        long deadline = System.nanoTime() + waitUpTo.toNanos();
+        while (true) {
+            Binding<T> binding = activeBinding;
+            if (binding != null && binding.gate().tryEnter()) {
+                try {
+                    return call.apply(binding.service());
+                } finally {
+                    binding.gate().exit();
+                }
+            }
+            // None bound, or the one read is draining: a swap is under way. Wait for its replacement.
+            if (System.nanoTime() - deadline >= 0) {
+                throw new IllegalStateException("No " + kindName + " plugin is active (waited " + waitUpTo + ")");
+            }
+            LockSupport.parkNanos(RETRY_PARK_NANOS);
+        }
+    }
+}
