@@ -42,7 +42,8 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
  * implementation with {@code <key>.target} under this component's PID, {@value #PID}; without a
  * target the highest {@code service.ranking} wins.
  */
-@Component(name = EnginePlugins.PID, configurationPolicy = ConfigurationPolicy.OPTIONAL, service = PluginRegistry.class)
+@Component(name = EnginePlugins.PID, configurationPolicy = ConfigurationPolicy.OPTIONAL, service = PluginRegistry.class,
+        immediate = true)
 public final class EnginePlugins implements PluginRegistry {
 
     /** The configuration PID (and component name) whose {@code <kind>.target} properties select plugins. */
@@ -72,7 +73,7 @@ public final class EnginePlugins implements PluginRegistry {
     @Reference(name = "scheduler", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindScheduler(Scheduler plugin, Map<String, Object> properties) {
-        slot(PluginKind.SCHEDULER, Scheduler.class).bind(plugin, serviceId(properties));
+        slot(PluginKind.SCHEDULER, Scheduler.class).bind(plugin, name(properties), serviceId(properties));
     }
 
     void unbindScheduler(Scheduler plugin) {
@@ -82,7 +83,7 @@ public final class EnginePlugins implements PluginRegistry {
     @Reference(name = "kvAllocator", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindKvAllocator(KvCacheAllocator plugin, Map<String, Object> properties) {
-        slot(PluginKind.KV_ALLOCATOR, KvCacheAllocator.class).bind(plugin, serviceId(properties));
+        slot(PluginKind.KV_ALLOCATOR, KvCacheAllocator.class).bind(plugin, name(properties), serviceId(properties));
     }
 
     void unbindKvAllocator(KvCacheAllocator plugin) {
@@ -92,7 +93,7 @@ public final class EnginePlugins implements PluginRegistry {
     @Reference(name = "backend", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindBackend(DeviceBackend plugin, Map<String, Object> properties) {
-        slot(PluginKind.BACKEND, DeviceBackend.class).bind(plugin, serviceId(properties));
+        slot(PluginKind.BACKEND, DeviceBackend.class).bind(plugin, name(properties), serviceId(properties));
     }
 
     void unbindBackend(DeviceBackend plugin) {
@@ -102,7 +103,7 @@ public final class EnginePlugins implements PluginRegistry {
     @Reference(name = "responseCache", cardinality = ReferenceCardinality.OPTIONAL,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindResponseCache(ResponseCache plugin, Map<String, Object> properties) {
-        slot(PluginKind.RESPONSE_CACHE, ResponseCache.class).bind(plugin, serviceId(properties));
+        slot(PluginKind.RESPONSE_CACHE, ResponseCache.class).bind(plugin, name(properties), serviceId(properties));
     }
 
     void unbindResponseCache(ResponseCache plugin) {
@@ -192,6 +193,10 @@ public final class EnginePlugins implements PluginRegistry {
                 String.valueOf(Optional.ofNullable(reference.getProperty(PluginProperties.DESCRIPTION)).orElse("")),
                 reference.getBundle().getSymbolicName(), reference.getBundle().getVersion().toString(),
                 ranking instanceof Integer value ? value : 0, serviceId, serviceId == activeId);
+    }
+
+    private static String name(Map<String, Object> properties) {
+        return String.valueOf(properties.getOrDefault(PluginProperties.NAME, "(unnamed)"));
     }
 
     private static long serviceId(Map<String, Object> properties) {

@@ -27,7 +27,7 @@ final class PluginSlot<T> {
     private static final long RETRY_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     /** One bound service with its reference properties and its own gate. */
-    record Binding<T>(T service, long serviceId, InFlightGate gate) {
+    record Binding<T>(T service, String name, long serviceId, InFlightGate gate) {
     }
 
     private final String kindName;
@@ -45,10 +45,11 @@ final class PluginSlot<T> {
         this.drainTimeout = drainTimeout;
     }
 
-    synchronized void bind(T service, long serviceId) {
-        Binding<T> binding = new Binding<>(service, serviceId, new InFlightGate());
+    synchronized void bind(T service, String name, long serviceId) {
+        Binding<T> binding = new Binding<>(service, name, serviceId, new InFlightGate());
         bindings.put(service, binding);
         activeBinding = binding;
+        LOG.log(Level.INFO, "Active {0}: {1} (service {2})", kindName, name, serviceId);
     }
 
     void unbind(T service) {
@@ -61,6 +62,8 @@ final class PluginSlot<T> {
             if (activeBinding == binding) {
                 activeBinding = bindings.values().stream().findFirst().orElse(null);
             }
+            LOG.log(Level.INFO, "Unbinding {0}: {1} (service {2}); active now: {3}", kindName, binding.name(),
+                    binding.serviceId(), activeBinding == null ? "none" : activeBinding.name());
         }
         // Outside the lock: callers keep reaching the replacement while the old binding drains.
         if (!binding.gate().close(drainTimeout)) {

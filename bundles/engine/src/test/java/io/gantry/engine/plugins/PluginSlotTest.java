@@ -38,7 +38,7 @@ class PluginSlotTest {
 
     @Test
     void callsTheActivePlugin() {
-        slot.bind(new ClosablePlugin(1), 7);
+        slot.bind(new ClosablePlugin(1), "p", 7);
         assertEquals(3, slot.<Integer>call(p -> p.applyAsInt(2), Duration.ZERO));
         assertEquals(7, slot.activeServiceId());
     }
@@ -53,7 +53,7 @@ class PluginSlotTest {
     @Test
     void unbindWaitsForTheCallInside() throws Exception {
         ClosablePlugin plugin = new ClosablePlugin(0);
-        slot.bind(plugin, 1);
+        slot.bind(plugin, "p", 1);
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         Thread caller = Thread.ofPlatform().start(() -> slot.call(p -> {
@@ -76,7 +76,7 @@ class PluginSlotTest {
 
     @Test
     void callersSeeNoErrorAcrossManySwaps() throws Exception {
-        slot.bind(new ClosablePlugin(0), 0);
+        slot.bind(new ClosablePlugin(0), "p", 0);
         AtomicBoolean running = new AtomicBoolean(true);
         AtomicInteger calls = new AtomicInteger();
         List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -94,15 +94,15 @@ class PluginSlotTest {
             }));
         }
         ClosablePlugin current = new ClosablePlugin(0);
-        slot.bind(current, 1);
+        slot.bind(current, "p", 1);
         for (int swap = 2; swap < 200; swap++) {
             ClosablePlugin next = new ClosablePlugin(0);
             if (swap % 2 == 0) {
-                slot.bind(next, swap); // replacement first, as SCR does for greedy references
+                slot.bind(next, "p", swap); // replacement first, as SCR does for greedy references
                 slot.unbind(current);
             } else {
                 slot.unbind(current); // a gap with nothing bound: callers must wait, not fail
-                slot.bind(next, swap);
+                slot.bind(next, "p", swap);
             }
             current.closed.set(true);
             current = next;
