@@ -1,0 +1,345 @@
+package io.gantry.itests;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+import static org.ops4j.pax.exam.CoreOptions.bundle;
+import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
+import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
+import static org.ops4j.pax.exam.CoreOptions.junitBundles;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
+
+import io.gantry.api.plugin.PluginInfo;
+import io.gantry.api.plugin.PluginKind;
+import io.gantry.api.plugin.PluginRegistry;
+import io.gantry.api.scheduler.KvBudget;
+import io.gantry.api.scheduler.Scheduler;
+import io.gantry.api.scheduler.SchedulerLimits;
+import io.gantry.api.scheduler.SchedulerView;
+import io.gantry.api.scheduler.SequenceState;
+import io.gantry.api.scheduler.SequenceView;
+import io.gantry.api.scheduler.StepPlan;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import javax.inject.Inject;
+import org.junit.After;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.runtime.ServiceComponentRuntime;
+import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
+import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
+import org.osgi.util.tracker.ServiceTracker;
+
+/**
+ * Boots a real Felix with every bundle of the built distribution (bundle/), FileInstall watching a
+ * deploy/ and a conf/ folder of its own, and checks the foundation's promises: everything activates,
+ * hot deploy binds a new plugin and removal falls back, a .cfg edit switches the active implementation,
+ * and callers in a loop see no error across swaps.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class HotSwapIT {
+
+    private static final Duration SWAP_TIMEOUT = Duration.ofSeconds(30);
+    private static final String ENGINE_CFG = "io.gantry.engine.plugins.cfg";
+
+    @Inject
+    private BundleContext context;
+
+    @Configuration
+    public Option[] configuration() throws IOException {
+        Path distribution = Path.of(System.getProperty("gantry.distribution"));
+        Path work = Path.of(System.getProperty("gantry.itest.work"));
+        Path deploy = recreate(work.resolve("deploy"));
+        Path conf = recreate(work.resolve("conf"));
+        List<Option> options = new ArrayList<>(List.of(
+                junitBundles(),
+                cleanCaches(true),
+                systemProperty("gantry.itest.deploy").value(deploy.toString()),
+                systemProperty("gantry.itest.conf").value(conf.toString()),
+                systemProperty("gantry.itest.samples").value(distribution.resolve("samples").toString()),
+                frameworkProperty("felix.fileinstall.dir").value(deploy + "," + conf),
+                frameworkProperty("felix.fileinstall.poll").value("200"),
+                frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
+                frameworkProperty("felix.fileinstall.enableConfigSave").value("false"),
+                frameworkProperty("ds.loglevel").value("warn")));
+        List<Path> jars = jars(distribution.resolve("bundle"));
+        if (jars.isEmpty()) {
+            throw new IllegalStateException("No bundles in " + distribution.resolve("bundle") + "; build the distribution first");
+        }
+        for (Path jar : jars) {
+            options.add(bundle(jar.toUri().toString()));
+        }
+        return options.toArray(Option[]::new);
+    }
+
+    @After
+    public void restoreDefaults() throws Exception {
+        Files.deleteIfExists(conf().resolve(ENGINE_CFG));
+        try (Stream<Path> deployed = Files.list(deploy())) {
+            for (Path jar : deployed.toList()) {
+                Files.delete(jar);
+            }
+        }
+        awaitActiveScheduler("continuous");
+    }
+
+    @Test
+    public void everyDistributionBundleResolvesAndEveryComponentActivates() throws Exception {
+        List<String> problems = new ArrayList<>();
+        for (Bundle bundle : context.getBundles()) {
+            boolean fragment = bundle.getHeaders().get("Fragment-Host") != null;
+            int expected = fragment ? Bundle.RESOLVED : Bundle.ACTIVE;
+            if (bundle.getState() != expected) {
+                problems.add(bundle.getSymbolicName() + " is in state " + bundle.getState());
+            }
+        }
+        ServiceComponentRuntime scr = service(ServiceComponentRuntime.class);
+        int components = 0;
+        for (ComponentDescriptionDTO description : scr.getComponentDescriptionDTOs()) {
+            if (!description.bundle.symbolicName.startsWith("gantry-")) {
+                continue;
+            }
+            components++;
+            for (ComponentConfigurationDTO configuration : scr.getComponentConfigurationDTOs(description)) {
+                if (configuration.state != ComponentConfigurationDTO.ACTIVE
+                        && configuration.state != ComponentConfigurationDTO.SATISFIED) {
+                    problems.add(description.name + " is in component state " + configuration.state
+                            + (configuration.failure == null ? "" : ": " + configuration.failure));
+                }
+            }
+        }
+        assertEquals(List.of(), problems);
+        assertTrue("expected the engine and scheduler components, found " + components, components >= 4);
+        assertEquals(Optional.of("continuous"), registry().active(PluginKind.SCHEDULER).map(PluginInfo::name));
+    }
+
+    @Test
+    public void aPluginDroppedIntoDeployIsBoundAndItsRemovalFallsBack() throws Exception {
+        Path deployed = deploySample();
+        awaitActiveScheduler("shortest-prompt-first");
+        Files.delete(deployed);
+        awaitActiveScheduler("continuous");
+        assertTrue("the sample must be uninstalled", registry().plugins(PluginKind.SCHEDULER).stream()
+                .noneMatch(plugin -> plugin.name().equals("shortest-prompt-first")));
+    }
+
+    @Test
+    public void editingTheCfgFileSwitchesTheActiveImplementation() throws Exception {
+        writeEngineCfg("static");
+        awaitActiveScheduler("static");
+        writeEngineCfg("continuous");
+        awaitActiveScheduler("continuous");
+        writeEngineCfg("static");
+        awaitActiveScheduler("static");
+    }
+
+    @Test
+    public void callersInALoopSeeNoErrorAcrossSwaps() throws Exception {
+        PluginRegistry registry = registry();
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicLong calls = new AtomicLong();
+        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
+        // Which policies answered: static keeps the waiting request out while one runs; the others admit it.
+        ConcurrentHashMap<String, Boolean> behaviours = new ConcurrentHashMap<>();
+        List<Thread> callers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            callers.add(Thread.ofPlatform().name("caller-" + t).start(() -> {
+                while (running.get()) {
+                    try {
+                        StepPlan plan = registry.call(Scheduler.class, scheduler -> scheduler.plan(FixedView.INSTANCE),
+                                SWAP_TIMEOUT);
+                        behaviours.put(plan.run().size() == 2 ? "admits" : "waits", true);
+                        calls.incrementAndGet();
+                    } catch (Throwable e) {
+                        errors.add(e);
+                    }
+                }
+            }));
+        }
+        for (int round = 0; round < 3; round++) {
+            writeEngineCfg("static");
+            awaitActiveScheduler("static");
+            writeEngineCfg("continuous");
+            awaitActiveScheduler("continuous");
+        }
+        Files.deleteIfExists(conf().resolve(ENGINE_CFG));
+        Path deployed = deploySample();
+        awaitActiveScheduler("shortest-prompt-first");
+        Files.delete(deployed);
+        awaitActiveScheduler("continuous");
+        running.set(false);
+        for (Thread caller : callers) {
+            caller.join(SWAP_TIMEOUT.toMillis());
+        }
+        assertEquals(List.of(), errors);
+        assertEquals("both static and admitting policies must have answered", 2, behaviours.size());
+        assertNotEquals(0, calls.get());
+    }
+
+    /** One running (decoding) and one waiting request; plenty of KV. */
+    private enum FixedView implements SchedulerView, KvBudget {
+        INSTANCE;
+
+        private record Seq(long id, SequenceState state, int promptTokens, int generatedTokens, int computedTokens)
+                implements SequenceView {
+            @Override
+            public int maxTokens() {
+                return 64;
+            }
+
+            @Override
+            public int priority() {
+                return 0;
+            }
+
+            @Override
+            public long arrivalNanos() {
+                return id;
+            }
+
+            @Override
+            public int preemptions() {
+                return 0;
+            }
+        }
+
+        @Override
+        public List<SequenceView> waiting() {
+            return List.of(new Seq(2, SequenceState.WAITING, 10, 0, 0));
+        }
+
+        @Override
+        public List<SequenceView> running() {
+            return List.of(new Seq(1, SequenceState.RUNNING, 10, 2, 11));
+        }
+
+        @Override
+        public KvBudget kv() {
+            return this;
+        }
+
+        @Override
+        public SchedulerLimits limits() {
+            return new SchedulerLimits(8, 256);
+        }
+
+        @Override
+        public long nowNanos() {
+            return 0;
+        }
+
+        @Override
+        public int freeBlocks() {
+            return 100;
+        }
+
+        @Override
+        public int totalBlocks() {
+            return 100;
+        }
+
+        @Override
+        public int blockSize() {
+            return 16;
+        }
+
+        @Override
+        public int blocksNeeded(SequenceView sequence, int tokens) {
+            return 1;
+        }
+
+        @Override
+        public int blocksFreedByPreempting(SequenceView sequence) {
+            return 1;
+        }
+    }
+
+    private PluginRegistry registry() throws InterruptedException {
+        return service(PluginRegistry.class);
+    }
+
+    private <T> T service(Class<T> type) throws InterruptedException {
+        ServiceTracker<T, T> tracker = new ServiceTracker<>(context, type, null);
+        tracker.open();
+        T service = tracker.waitForService(SWAP_TIMEOUT.toMillis());
+        if (service == null) {
+            fail("No " + type.getName() + " service within " + SWAP_TIMEOUT);
+        }
+        return service;
+    }
+
+    private void awaitActiveScheduler(String name) throws InterruptedException {
+        PluginRegistry registry = registry();
+        long deadline = System.nanoTime() + SWAP_TIMEOUT.toNanos();
+        Optional<String> active = Optional.empty();
+        while (System.nanoTime() < deadline) {
+            active = registry.active(PluginKind.SCHEDULER).map(PluginInfo::name);
+            if (active.equals(Optional.of(name))) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        fail("Active scheduler is " + active + ", expected " + name + " within " + SWAP_TIMEOUT);
+    }
+
+    private void writeEngineCfg(String scheduler) throws IOException {
+        // Write beside, then move: FileInstall must never read a half-written file.
+        Path temporary = conf().resolve(ENGINE_CFG + ".tmp");
+        Files.writeString(temporary, "scheduler.target = (gantry.plugin.name=" + scheduler + ")\n");
+        Files.move(temporary, conf().resolve(ENGINE_CFG), StandardCopyOption.REPLACE_EXISTING,
+                StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private Path deploySample() throws IOException {
+        List<Path> samples = jars(Path.of(System.getProperty("gantry.itest.samples")));
+        assertEquals("exactly one sample plugin jar expected", 1, samples.size());
+        Path temporary = deploy().resolve(samples.getFirst().getFileName() + ".part");
+        Files.copy(samples.getFirst(), temporary, StandardCopyOption.REPLACE_EXISTING);
+        return Files.move(temporary, deploy().resolve(samples.getFirst().getFileName()), StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static Path deploy() {
+        return Path.of(System.getProperty("gantry.itest.deploy"));
+    }
+
+    private static Path conf() {
+        return Path.of(System.getProperty("gantry.itest.conf"));
+    }
+
+    private static Path recreate(Path directory) throws IOException {
+        if (Files.exists(directory)) {
+            try (Stream<Path> files = Files.list(directory)) {
+                for (Path file : files.toList()) {
+                    Files.delete(file);
+                }
+            }
+        }
+        return Files.createDirectories(directory);
+    }
+
+    private static List<Path> jars(Path directory) throws IOException {
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.filter(file -> file.toString().endsWith(".jar")).sorted().toList();
+        }
+    }
+}
