@@ -1,0 +1,54 @@
+package io.gantry.backend.cpu;
+
+import io.gantry.api.backend.TensorType;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+
+/**
+ * ggml's Q4_0: blocks of 32 weights, an F16 scale {@code d} and 16 bytes whose low nibbles are weights 0..15
+ * and high nibbles weights 16..31; weight = {@code (q - 8) * d}.
+ */
+final class Q4_0Format extends TensorFormat {
+
+    static final Q4_0Format INSTANCE = new Q4_0Format();
+
+    private static final int BLOCK = 32;
+    private static final int BLOCK_BYTES = 18;
+
+    private Q4_0Format() {
+        super(TensorType.Q4_0);
+    }
+
+    @Override
+    float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset, boolean store) {
+        FloatVector acc = FloatVector.zero(Simd.F);
+        for (int block = 0; block < count / BLOCK; block++) {
+            long at = offset + (long) BLOCK_BYTES * block;
+            float d = Simd.f16(weights, at);
+            // (q - 8) * d as one fma, q * d + (-8 d): saves subtracting 8 from every value.
+            FloatVector scale = FloatVector.broadcast(Simd.F, d);
+            FloatVector bias = FloatVector.broadcast(Simd.F, -8 * d);
+            for (int i = 0; i < BLOCK; i += Simd.LANES) {
+                // Weights 0..15 are the low nibbles of the 16 bytes, 16..31 the high ones.
+                IntVector q = Simd.nibbles(Simd.bytes(weights, at + 2 + i % 16), i < 16 ? 0 : 4);
+                acc = Simd.consume(q, scale, bias, data, dataOffset + BLOCK * block + i, store, acc);
+            }
+        }
+        return Simd.sum(acc);
+    }
+
+    @Override
+    void dequantizeScalar(MemorySegment weights, long offset, float[] out, int outOffset, int count) {
+        for (int block = 0; block < count / BLOCK; block++) {
+            long at = offset + (long) BLOCK_BYTES * block;
+            float d = Simd.f16(weights, at);
+            int element = outOffset + BLOCK * block;
+            for (int i = 0; i < 16; i++) {
+                int packed = Simd.unsignedByte(weights, at + 2 + i);
+                out[element + i] = Math.fma(packed & 0x0F, d, -8 * d);
+                out[element + 16 + i] = Math.fma(packed >>> 4, d, -8 * d);
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package io.gantry.backend.cpu;
+
+import io.gantry.api.backend.TensorType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.IntVector;
+
+/**
+ * ggml's Q6_K: super-blocks of 256 weights in 16 sub-blocks of 16. Layout: 128 bytes of low nibbles
+ * ({@code ql}), 64 bytes of 2-bit high parts ({@code qh}), 16 signed 8-bit sub-block scales, F16 {@code d};
+ * weight = {@code d * scale * (q - 32)}. Each half of 128 weights uses 64 bytes of {@code ql} and 32 of
+ * {@code qh}: weight {@code 16c + i} ({@code c < 8}) takes the low ({@code c < 4}) or high nibble of
+ * {@code ql[16 (c % 4) + i]} and bits {@code 2 (c / 2)} and up of {@code qh[16 (c % 2) + i]}.
+ */
+final class Q6_KFormat extends TensorFormat {
+
+    static final Q6_KFormat INSTANCE = new Q6_KFormat();
+
+    private static final int BLOCK = 256;
+    private static final int BLOCK_BYTES = 210;
+    private static final int HIGH_BITS = 128;
+    private static final int SCALES = 192;
+    private static final int D = 208;
+
+    private Q6_KFormat() {
+        super(TensorType.Q6_K);
+    }
+
+    @Override
+    float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset, boolean store) {
+        FloatVector acc = FloatVector.zero(Simd.F);
+        for (int block = 0; block < count / BLOCK; block++) {
+            long at = offset + (long) BLOCK_BYTES * block;
+            float d = Simd.f16(weights, at + D);
+            for (int half = 0; half < 2; half++) {
+                long low = at + 64 * half;
+                long high = at + HIGH_BITS + 32 * half;
+                // The 8 scales of this half in one read: every memory segment access costs C2 inlining budget.
+                long scales = weights.get(Simd.LONG_LE, at + SCALES + 8 * half);
+                for (int i = 0; i < 128; i += Simd.LANES) {
+                    int c = i / 16;
+                    float scale = d * (byte) (scales >>> (8 * c));
+                    IntVector upper = Simd.bytes(weights, high + 16 * (c % 2) + i % 16)
+                            .lanewise(VectorOperators.LSHR, 2 * (c / 2)).and(3).lanewise(VectorOperators.LSHL, 4);
+                    IntVector q = Simd.nibbles(Simd.bytes(weights, low + 16 * (c % 4) + i % 16), c < 4 ? 0 : 4).or(upper);
+                    acc = Simd.consume(q, FloatVector.broadcast(Simd.F, scale), FloatVector.broadcast(Simd.F, -32 * scale),
+                            data, dataOffset + BLOCK * block + 128 * half + i, store, acc);
+                }
+            }
+        }
+        return Simd.sum(acc);
+    }
+
+    @Override
+    void dequantizeScalar(MemorySegment weights, long offset, float[] out, int outOffset, int count) {
+        for (int block = 0; block < count / BLOCK; block++) {
+            long at = offset + (long) BLOCK_BYTES * block;
+            float d = Simd.f16(weights, at + D);
+            for (int half = 0; half < 2; half++) {
+                long ql = at + 64 * half;
+                long qh = at + HIGH_BITS + 32 * half;
+                long sc = at + SCALES + 8 * half;
+                int y = outOffset + BLOCK * block + 128 * half;
+                for (int l = 0; l < 32; l++) {
+                    int is = l / 16;
+                    int low0 = Simd.unsignedByte(weights, ql + l);
+                    int low32 = Simd.unsignedByte(weights, ql + l + 32);
+                    int highs = Simd.unsignedByte(weights, qh + l);
+                    out[y + l] = weight((low0 & 0xF) | ((highs & 3) << 4), d, weights, sc + is);
+                    out[y + l + 32] = weight((low32 & 0xF) | (((highs >>> 2) & 3) << 4), d, weights, sc + is + 2);
+                    out[y + l + 64] = weight((low0 >>> 4) | (((highs >>> 4) & 3) << 4), d, weights, sc + is + 4);
+                    out[y + l + 96] = weight((low32 >>> 4) | (((highs >>> 6) & 3) << 4), d, weights, sc + is + 6);
+                }
+            }
+        }
+    }
+
+    private static float weight(int q, float d, MemorySegment weights, long scaleOffset) {
+        float scale = d * weights.get(ValueLayout.JAVA_BYTE, scaleOffset);
+        return Math.fma(q, scale, -32 * scale);
+    }
+}

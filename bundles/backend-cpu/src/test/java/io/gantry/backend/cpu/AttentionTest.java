@@ -1,0 +1,141 @@
+package io.gantry.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.gantry.api.backend.AttentionBatch;
+import io.gantry.api.backend.DeviceBuffer;
+import io.gantry.api.backend.KvPool;
+import io.gantry.api.backend.KvPoolSpec;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * storeKv and attention through block tables: a shuffled table gives exactly what a contiguous one gives,
+ * and both match causal grouped-query attention computed in float64 over contiguous keys and values.
+ */
+class AttentionTest {
+
+    private static final int HEADS = 4;
+    private static final int KV_HEADS = 2;
+    /** Not a multiple of any vector width: exercises the scalar tails. */
+    private static final int HEAD_DIM = 20;
+    private static final int BLOCK_SIZE = 4;
+    private static final int BLOCKS = 16;
+    private static final int LAYER = 1;
+    /** Three sequences: a prefill continuing at position 5, a fresh prefill, a decode at position 9. */
+    private static final int[] START_POSITIONS = {5, 0, 9};
+    private static final int[] ROW_COUNTS = {3, 4, 1};
+    private static final int[] FIRST_ROWS = {0, 3, 7};
+    private static final int ROWS = 8;
+
+    @ParameterizedTest(name = "vector={0}")
+    @ValueSource(booleans = {true, false})
+    void shuffledBlockTablesGiveContiguousAttention(boolean vector) {
+        Random random = new Random(20);
+        int kvCols = KV_HEADS * HEAD_DIM;
+        // Per sequence, keys and values of every position it has, and the queries of this step's rows.
+        float[][] keys = new float[3][];
+        float[][] values = new float[3][];
+        for (int s = 0; s < 3; s++) {
+            int length = START_POSITIONS[s] + ROW_COUNTS[s];
+            keys[s] = TestTensors.gaussian(length * kvCols, random);
+            values[s] = TestTensors.gaussian(length * kvCols, random);
+        }
+        float[] queries = TestTensors.gaussian(ROWS * HEADS * HEAD_DIM, random);
+
+        int[][] contiguous = {{0, 1, 2}, {3, 4, 5}, {6, 7, 8}};
+        List<Integer> shuffledBlocks = new ArrayList<>();
+        for (int b = 0; b < BLOCKS; b++) {
+            shuffledBlocks.add(b);
+        }
+        Collections.shuffle(shuffledBlocks, random);
+        int[][] shuffled = new int[3][3];
+        for (int i = 0; i < 9; i++) {
+            shuffled[i / 3][i % 3] = shuffledBlocks.get(i);
+        }
+
+        try (CpuBackend backend = new CpuBackend(2, vector)) {
+            float[] throughContiguous = attend(backend, contiguous, keys, values, queries);
+            float[] throughShuffled = attend(backend, shuffled, keys, values, queries);
+            assertArrayEquals(throughContiguous, throughShuffled, 0f);
+            float[] expected = reference(keys, values, queries);
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], throughShuffled[i], 1e-5, "element " + i);
+            }
+        }
+    }
+
+    private static float[] attend(CpuBackend backend, int[][] tables, float[][] keys, float[][] values,
+            float[] queries) {
+        int kvCols = KV_HEADS * HEAD_DIM;
+        KvPool pool = backend.allocateKvPool(new KvPoolSpec(2, KV_HEADS, HEAD_DIM, BLOCKS * BLOCK_SIZE));
+        // Store each sequence's history (earlier steps) and this step's rows in one storeKv call.
+        int[] lengths = new int[3];
+        int[] firstRows = new int[3];
+        int totalRows = 0;
+        for (int s = 0; s < 3; s++) {
+            lengths[s] = START_POSITIONS[s] + ROW_COUNTS[s];
+            firstRows[s] = totalRows;
+            totalRows += lengths[s];
+        }
+        float[] allKeys = new float[totalRows * kvCols];
+        float[] allValues = new float[totalRows * kvCols];
+        for (int s = 0; s < 3; s++) {
+            System.arraycopy(keys[s], 0, allKeys, firstRows[s] * kvCols, keys[s].length);
+            System.arraycopy(values[s], 0, allValues, firstRows[s] * kvCols, values[s].length);
+        }
+        AttentionBatch history = new AttentionBatch(3, firstRows, lengths, new int[3], tables, BLOCK_SIZE);
+        backend.storeKv(pool, LAYER, BackendTestSupport.buffer(backend, allKeys, totalRows, kvCols),
+                BackendTestSupport.buffer(backend, allValues, totalRows, kvCols), history);
+
+        AttentionBatch step = new AttentionBatch(3, FIRST_ROWS, ROW_COUNTS, START_POSITIONS, tables, BLOCK_SIZE);
+        DeviceBuffer q = BackendTestSupport.buffer(backend, queries, ROWS, HEADS * HEAD_DIM);
+        DeviceBuffer out = backend.allocate(ROWS, HEADS * HEAD_DIM);
+        backend.attention(out, q, HEADS, pool, LAYER, step);
+        pool.release();
+        return BackendTestSupport.read(backend, out, ROWS);
+    }
+
+    private static float[] reference(float[][] keys, float[][] values, float[] queries) {
+        int kvCols = KV_HEADS * HEAD_DIM;
+        float[] out = new float[ROWS * HEADS * HEAD_DIM];
+        for (int s = 0; s < 3; s++) {
+            for (int j = 0; j < ROW_COUNTS[s]; j++) {
+                int row = FIRST_ROWS[s] + j;
+                int position = START_POSITIONS[s] + j;
+                for (int h = 0; h < HEADS; h++) {
+                    int kvHead = h / (HEADS / KV_HEADS);
+                    int q = (row * HEADS + h) * HEAD_DIM;
+                    double[] scores = new double[position + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int t = 0; t <= position; t++) {
+                        double dot = 0;
+                        for (int d = 0; d < HEAD_DIM; d++) {
+                            dot += (double) queries[q + d] * keys[s][t * kvCols + kvHead * HEAD_DIM + d];
+                        }
+                        scores[t] = dot / Math.sqrt(HEAD_DIM);
+                        max = Math.max(max, scores[t]);
+                    }
+                    double sum = 0;
+                    for (int t = 0; t <= position; t++) {
+                        scores[t] = Math.exp(scores[t] - max);
+                        sum += scores[t];
+                    }
+                    for (int d = 0; d < HEAD_DIM; d++) {
+                        double o = 0;
+                        for (int t = 0; t <= position; t++) {
+                            o += scores[t] / sum * values[s][t * kvCols + kvHead * HEAD_DIM + d];
+                        }
+                        out[q + d] = (float) o;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,94 @@
+package io.gantry.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gantry.api.backend.DeviceBuffer;
+import io.gantry.api.backend.HostTensor;
+import io.gantry.api.backend.KvPool;
+import io.gantry.api.backend.KvPoolSpec;
+import io.gantry.api.backend.TensorType;
+import java.lang.annotation.Annotation;
+import java.lang.foreign.Arena;
+import java.util.EnumSet;
+import org.junit.jupiter.api.Test;
+
+/** Construction, configuration, closing and the checks on handles. */
+class CpuBackendLifecycleTest {
+
+    @Test
+    void configurationWithZeroThreadsUsesEveryProcessor() {
+        try (CpuBackend backend = new CpuBackend(config(0, true))) {
+            assertEquals("cpu", backend.deviceId());
+            int processors = Runtime.getRuntime().availableProcessors();
+            assertTrue(backend.description().contains(processors + (processors == 1 ? " thread" : " threads")),
+                    backend.description());
+            assertEquals(EnumSet.allOf(TensorType.class), backend.supportedTypes());
+        }
+    }
+
+    @Test
+    void closingFreesAllocationsAndRefusesFurtherCalls() {
+        CpuBackend backend = new CpuBackend(2, true);
+        DeviceBuffer buffer = backend.allocate(2, 8);
+        KvPool pool = backend.allocateKvPool(new KvPoolSpec(1, 1, 8, 4));
+        assertEquals(2L * 8 * 4 * Float.BYTES, pool.byteSize());
+        backend.close();
+        assertThrows(IllegalStateException.class, () -> ((CpuBuffer) buffer).data());
+        assertThrows(IllegalStateException.class, () -> ((CpuKvPool) pool).keys(0));
+        assertThrows(IllegalStateException.class, () -> backend.allocate(1, 1));
+        assertThrows(IllegalStateException.class, backend::synchronize);
+        backend.close();
+    }
+
+    @Test
+    void rejectsHandlesOfAnotherBackendAndReleasedOnes() {
+        try (CpuBackend backend = new CpuBackend(1, true); CpuBackend other = new CpuBackend(1, true)) {
+            DeviceBuffer foreign = other.allocate(1, 4);
+            DeviceBuffer own = backend.allocate(1, 4);
+            assertThrows(IllegalArgumentException.class, () -> backend.add(own, foreign, 1));
+            own.release();
+            own.release();
+            DeviceBuffer fresh = backend.allocate(1, 4);
+            assertThrows(IllegalStateException.class, () -> backend.add(fresh, own, 1));
+            assertThrows(IllegalArgumentException.class, () -> backend.add(fresh, backend.allocate(1, 5), 1));
+        }
+    }
+
+    @Test
+    void rejectsWeightsConfinedToOneThread() {
+        try (CpuBackend backend = new CpuBackend(2, true); Arena confined = Arena.ofConfined()) {
+            HostTensor tensor = new HostTensor("confined", TensorType.F32, 1, 4, confined.allocate(16));
+            assertThrows(IllegalArgumentException.class, () -> backend.upload(tensor));
+        }
+    }
+
+    @Test
+    void rejectsTokensOutsideTheTable() {
+        try (CpuBackend backend = new CpuBackend(1, true)) {
+            var table = BackendTestSupport.f32Weight(backend, new float[8], 2, 4);
+            assertThrows(IllegalArgumentException.class,
+                    () -> backend.embed(backend.allocate(1, 4), table, new int[] {2}, 1));
+        }
+    }
+
+    private static CpuBackend.Config config(int threads, boolean vectorKernels) {
+        return new CpuBackend.Config() {
+            @Override
+            public Class<? extends Annotation> annotationType() {
+                return CpuBackend.Config.class;
+            }
+
+            @Override
+            public int threads() {
+                return threads;
+            }
+
+            @Override
+            public boolean vectorKernels() {
+                return vectorKernels;
+            }
+        };
+    }
+}
