@@ -10,17 +10,22 @@ final class BF16Format extends TensorFormat {
     static final BF16Format INSTANCE = new BF16Format();
 
     private BF16Format() {
-        super(TensorType.BF16);
+        super(TensorType.BF16, CHEAP_DECODING);
     }
 
     @Override
-    float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset,
-            boolean store) {
-        FloatVector acc = FloatVector.zero(Simd.F);
+    float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset, boolean store) {
+        FloatVector even = FloatVector.zero(Simd.F);
+        FloatVector odd = even;
         for (int i = 0; i < count; i += Simd.LANES) {
-            acc = Simd.consume(Simd.bfloat16ToFloat(weights, offset + 2L * i), data, dataOffset + i, store, acc);
+            FloatVector w = Simd.bfloat16ToFloat(weights, offset + 2L * i);
+            if (Simd.evenRun(i)) {
+                even = Simd.consume(w, data, dataOffset + i, store, even);
+            } else {
+                odd = Simd.consume(w, data, dataOffset + i, store, odd);
+            }
         }
-        return Simd.sum(acc);
+        return Simd.sum(even) + Simd.sum(odd);
     }
 
     @Override

@@ -72,7 +72,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
     private final boolean vector;
     private final WorkerPool workers;
     private final InFlightGate inFlight = new InFlightGate();
-    private final Set<Object> liveAllocations = ConcurrentHashMap.newKeySet();
+    private final Set<Allocation> liveAllocations = ConcurrentHashMap.newKeySet();
     private final Map<RopeSpec, RopeTable> ropeTables = new ConcurrentHashMap<>();
     private final String description;
 
@@ -115,12 +115,8 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
                     inFlight.inFlight(), DRAIN_TIMEOUT);
         }
         workers.close();
-        for (Object allocation : List.copyOf(liveAllocations)) {
-            switch (allocation) {
-                case CpuBuffer buffer -> buffer.release();
-                case CpuKvPool kv -> kv.release();
-                default -> throw new IllegalStateException("Unknown allocation " + allocation);
-            }
+        for (Allocation allocation : List.copyOf(liveAllocations)) {
+            allocation.release();
         }
         ropeTables.clear();
     }
@@ -165,7 +161,8 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
         enter();
         try {
             if (rows < 1 || cols < 1) {
-                throw new IllegalArgumentException("A buffer needs at least one row and column, got " + rows + "x" + cols);
+                throw new IllegalArgumentException("A buffer needs at least one row and column, got " + rows + "x"
+                        + cols);
             }
             if ((long) rows * cols > Integer.MAX_VALUE - 8) {
                 throw new OutOfMemoryError("A buffer of " + rows + "x" + cols + " floats exceeds a Java array");
@@ -368,7 +365,8 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
             float[] o = data(out, count, cols, "gatherRows output");
             float[] i = data(in, 0, cols, "gatherRows input");
             if (sourceRows.length < count) {
-                throw new IllegalArgumentException("gatherRows needs " + count + " source rows, got " + sourceRows.length);
+                throw new IllegalArgumentException("gatherRows needs " + count + " source rows, got "
+                        + sourceRows.length);
             }
             for (int r = 0; r < count; r++) {
                 if (sourceRows[r] < 0 || sourceRows[r] >= in.capacityRows()) {
@@ -410,8 +408,14 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
         return "CpuBackend[" + description + "]";
     }
 
-    /** Called by a buffer or pool this backend made when it is released. */
-    void forget(Object allocation) {
+    /** Memory this backend hands out and frees on {@link #close()} if its holder has not. */
+    interface Allocation {
+        /** Frees the memory; idempotent. */
+        void release();
+    }
+
+    /** Called by an allocation of this backend when it is released. */
+    void forget(Allocation allocation) {
         liveAllocations.remove(allocation);
     }
 

@@ -8,7 +8,7 @@ import io.gantry.api.backend.DeviceBuffer;
  * CPU never hands activations to native code, and the garbage collector frees a buffer a stale caller
  * still refers to without risk to the JVM.
  */
-final class CpuBuffer implements DeviceBuffer {
+final class CpuBuffer implements DeviceBuffer, CpuBackend.Allocation {
 
     private final CpuBackend owner;
     private final int capacityRows;

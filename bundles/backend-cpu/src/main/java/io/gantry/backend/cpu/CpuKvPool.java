@@ -8,7 +8,7 @@ import io.gantry.api.backend.KvPoolSpec;
  * slot {@code s} starts at {@code (h * capacitySlots + s) * headDim}: head-major, so the slots of one block
  * table block are contiguous for each head and attention streams them.
  */
-final class CpuKvPool implements KvPool {
+final class CpuKvPool implements KvPool, CpuBackend.Allocation {
 
     private final CpuBackend owner;
     private final KvPoolSpec spec;

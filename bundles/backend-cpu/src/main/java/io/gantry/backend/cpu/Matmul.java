@@ -8,11 +8,12 @@ import jdk.incubator.vector.FloatVector;
  * {@code out[r] = W · in[r]} for a batch of rows, spread over the workers by output rows (rows of
  * {@code W}), so that every weight byte comes from memory once per call whatever the batch size.
  *
- * <p>One row ({@code rows == 1}, decode) uses the format's fused kernel: weights are decoded in registers
- * and multiplied on the spot, which keeps up with memory bandwidth. Several rows decode {@link #TILE}
- * weight rows at a time into a per-worker float tile (L1/L2-resident) and multiply it with every batch
- * row, two at a time, so the decoding cost is paid once for the whole batch. Both paths add the same
- * products in the same order, so a row's result does not depend on the batch it was computed in.
+ * <p>A few rows (decode) use the format's fused kernel: weights are decoded in registers and multiplied on
+ * the spot, once per batch row (the row's bytes come from memory once, then from L1). From
+ * {@link TensorFormat#tiledFromRows()} rows on, {@link #TILE} weight rows at a time are decoded into a
+ * per-worker float tile (L1/L2-resident) and multiplied with every batch row, two at a time, so the decoding
+ * is paid once for the whole batch. Both paths add the same products in the same order, so a row's result
+ * does not depend on the batch it was computed in.
  */
 final class Matmul {
 
@@ -33,8 +34,8 @@ final class Matmul {
         int outRows = weight.rows();
         int chunk = Math.ceilDiv(Math.ceilDiv(outRows, pool.threads() * TASKS_PER_THREAD), TILE) * TILE;
         int tasks = Math.ceilDiv(outRows, chunk);
-        if (rows == 1 && vector && weight.format().canDot(weight.cols())) {
-            pool.run(tasks, (task, worker) -> multiplyOne(weight, in, out, task * chunk,
+        if (vector && rows < weight.format().tiledFromRows() && weight.format().canDot(weight.cols())) {
+            pool.run(tasks, (task, worker) -> multiplyFused(weight, in, out, rows, task * chunk,
                     Math.min(outRows, (task + 1) * chunk)));
         } else {
             pool.run(tasks, (task, worker) -> multiplyTiles(pool.scratch(worker, TILE * weight.cols()), weight, in,
@@ -42,13 +43,17 @@ final class Matmul {
         }
     }
 
-    private static void multiplyOne(CpuWeight weight, float[] in, float[] out, int start, int end) {
+    private static void multiplyFused(CpuWeight weight, float[] in, float[] out, int rows, int start, int end) {
         TensorFormat format = weight.format();
         MemorySegment data = weight.data();
         long rowBytes = weight.rowBytes();
         int cols = weight.cols();
+        int outRows = weight.rows();
         for (int i = start; i < end; i++) {
-            out[i] = format.dot(data, i * rowBytes, in, 0, cols);
+            // The row's bytes come from memory for the first input row and from L1 for the others.
+            for (int r = 0; r < rows; r++) {
+                out[r * outRows + i] = format.dot(data, i * rowBytes, in, r * cols, cols);
+            }
         }
     }
 
@@ -60,6 +65,8 @@ final class Matmul {
         int cols = weight.cols();
         int outRows = weight.rows();
         float[] results = new float[2 * TILE];
+        float[] oddRuns = new float[2 * TILE];
+        float[] lanes = new float[2 * TILE * Simd.LANES];
         for (int i = start; i < end; i += TILE) {
             int valid = Math.min(TILE, end - i);
             for (int t = 0; t < TILE; t++) {
@@ -69,36 +76,68 @@ final class Matmul {
                     Arrays.fill(tile, t * cols, (t + 1) * cols, 0f);
                 }
             }
-            int r = 0;
-            for (; r + 1 < rows; r += 2) {
-                dotTile2(tile, cols, in, r * cols, (r + 1) * cols, results, vector);
+            for (int r = 0; r < rows; r += 2) {
+                boolean pair = r + 1 < rows;
+                dotTile(tile, cols, in, r * cols, pair ? (r + 1) * cols : -1, results, oddRuns, lanes, vector);
                 System.arraycopy(results, 0, out, r * outRows + i, valid);
-                System.arraycopy(results, TILE, out, (r + 1) * outRows + i, valid);
-            }
-            if (r < rows) {
-                dotTile1(tile, cols, in, r * cols, results, vector);
-                System.arraycopy(results, 0, out, r * outRows + i, valid);
+                if (pair) {
+                    System.arraycopy(results, TILE, out, (r + 1) * outRows + i, valid);
+                }
             }
         }
     }
 
     /**
-     * The dot products of the {@link #TILE} rows of {@code tile} with two input rows: 8 accumulators, each
-     * weight load used twice. Results: row a in {@code results[0..4)}, row b in {@code results[4..8)}.
+     * The dot products of the {@link #TILE} rows of {@code tile} with input row {@code a} (into
+     * {@code results[0..4)}) and, unless {@code b < 0}, row {@code b} (into {@code results[4..8)}), in
+     * {@link Simd}'s summation order: the even runs in one pass, the odd runs in a second, so that only 8
+     * accumulators are live at a time.
      */
-    private static void dotTile2(float[] tile, int cols, float[] x, int a, int b, float[] results, boolean vector) {
-        int k = 0;
+    private static void dotTile(float[] tile, int cols, float[] x, int a, int b, float[] results, float[] oddRuns,
+            float[] lanes, boolean vector) {
         Arrays.fill(results, 0f);
-        if (vector) {
-            FloatVector a0 = FloatVector.zero(Simd.F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            FloatVector b0 = a0;
-            FloatVector b1 = a0;
-            FloatVector b2 = a0;
-            FloatVector b3 = a0;
-            for (int bound = Simd.F.loopBound(cols); k < bound; k += Simd.LANES) {
+        int bound = vector ? Simd.F.loopBound(cols) : 0;
+        if (bound > 0) {
+            if (b >= 0) {
+                runs(tile, cols, x, a, b, false, bound, lanes, results);
+                runs(tile, cols, x, a, b, true, bound, lanes, oddRuns);
+            } else {
+                runs(tile, cols, x, a, false, bound, lanes, results);
+                runs(tile, cols, x, a, true, bound, lanes, oddRuns);
+            }
+            for (int i = 0; i < results.length; i++) {
+                results[i] += oddRuns[i];
+            }
+        }
+        for (int k = bound; k < cols; k++) {
+            for (int t = 0; t < TILE; t++) {
+                results[t] = Math.fma(tile[t * cols + k], x[a + k], results[t]);
+                if (b >= 0) {
+                    results[TILE + t] = Math.fma(tile[t * cols + k], x[b + k], results[TILE + t]);
+                }
+            }
+        }
+    }
+
+    /**
+     * Sums the products of the tile rows with input rows {@code a} and {@code b} over the even (or odd) runs of
+     * 16 elements below {@code bound}: 8 accumulators, each weight load used twice. Sums of row a go to
+     * {@code sums[0..4)}, of row b to {@code sums[4..8)}; {@code lanes} is scratch.
+     */
+    private static void runs(float[] tile, int cols, float[] x, int a, int b, boolean odd, int bound, float[] lanes,
+            float[] sums) {
+        FloatVector a0 = FloatVector.zero(Simd.F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        FloatVector b2 = a0;
+        FloatVector b3 = a0;
+        // One counted loop over the run's chunks: nested run/chunk loops cost C2 more than the arithmetic.
+        for (int m = 0, chunks = Simd.runChunks(bound, odd); m < chunks; m++) {
+            int k = Simd.runChunk(m, odd);
+            {
                 FloatVector xa = FloatVector.fromArray(Simd.F, x, a + k);
                 FloatVector xb = FloatVector.fromArray(Simd.F, x, b + k);
                 FloatVector w = FloatVector.fromArray(Simd.F, tile, k);
@@ -114,48 +153,43 @@ final class Matmul {
                 a3 = w.fma(xa, a3);
                 b3 = w.fma(xb, b3);
             }
-            results[0] = Simd.sum(a0);
-            results[1] = Simd.sum(a1);
-            results[2] = Simd.sum(a2);
-            results[3] = Simd.sum(a3);
-            results[4] = Simd.sum(b0);
-            results[5] = Simd.sum(b1);
-            results[6] = Simd.sum(b2);
-            results[7] = Simd.sum(b3);
         }
-        for (; k < cols; k++) {
-            for (int t = 0; t < TILE; t++) {
-                results[t] = Math.fma(tile[t * cols + k], x[a + k], results[t]);
-                results[TILE + t] = Math.fma(tile[t * cols + k], x[b + k], results[TILE + t]);
-            }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, Simd.LANES);
+        a2.intoArray(lanes, 2 * Simd.LANES);
+        a3.intoArray(lanes, 3 * Simd.LANES);
+        b0.intoArray(lanes, 4 * Simd.LANES);
+        b1.intoArray(lanes, 5 * Simd.LANES);
+        b2.intoArray(lanes, 6 * Simd.LANES);
+        b3.intoArray(lanes, 7 * Simd.LANES);
+        for (int i = 0; i < 2 * TILE; i++) {
+            sums[i] = Simd.sum(lanes, i * Simd.LANES);
         }
     }
 
-    /** As {@link #dotTile2} for one input row (the odd one out); results in {@code results[0..4)}. */
-    private static void dotTile1(float[] tile, int cols, float[] x, int a, float[] results, boolean vector) {
-        int k = 0;
-        Arrays.fill(results, 0f);
-        if (vector) {
-            FloatVector a0 = FloatVector.zero(Simd.F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            for (int bound = Simd.F.loopBound(cols); k < bound; k += Simd.LANES) {
+    /** As the two-row {@link #runs} for input row {@code a} alone (the odd one out); sums in {@code sums[0..4)}. */
+    private static void runs(float[] tile, int cols, float[] x, int a, boolean odd, int bound, float[] lanes,
+            float[] sums) {
+        FloatVector a0 = FloatVector.zero(Simd.F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int m = 0, chunks = Simd.runChunks(bound, odd); m < chunks; m++) {
+            int k = Simd.runChunk(m, odd);
+            {
                 FloatVector xa = FloatVector.fromArray(Simd.F, x, a + k);
                 a0 = FloatVector.fromArray(Simd.F, tile, k).fma(xa, a0);
                 a1 = FloatVector.fromArray(Simd.F, tile, cols + k).fma(xa, a1);
                 a2 = FloatVector.fromArray(Simd.F, tile, 2 * cols + k).fma(xa, a2);
                 a3 = FloatVector.fromArray(Simd.F, tile, 3 * cols + k).fma(xa, a3);
             }
-            results[0] = Simd.sum(a0);
-            results[1] = Simd.sum(a1);
-            results[2] = Simd.sum(a2);
-            results[3] = Simd.sum(a3);
         }
-        for (; k < cols; k++) {
-            for (int t = 0; t < TILE; t++) {
-                results[t] = Math.fma(tile[t * cols + k], x[a + k], results[t]);
-            }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, Simd.LANES);
+        a2.intoArray(lanes, 2 * Simd.LANES);
+        a3.intoArray(lanes, 3 * Simd.LANES);
+        for (int i = 0; i < TILE; i++) {
+            sums[i] = Simd.sum(lanes, i * Simd.LANES);
         }
     }
 }

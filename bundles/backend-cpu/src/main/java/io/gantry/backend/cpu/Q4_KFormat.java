@@ -21,12 +21,14 @@ final class Q4_KFormat extends TensorFormat {
     private static final int QUANTS = 16;
 
     private Q4_KFormat() {
-        super(TensorType.Q4_K);
+        super(TensorType.Q4_K, COSTLY_DECODING);
     }
 
     @Override
     float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset, boolean store) {
-        FloatVector acc = FloatVector.zero(Simd.F);
+        FloatVector even = FloatVector.zero(Simd.F);
+        FloatVector odd = even;
+        FloatVector values = Simd.nibbleValues(0);
         for (int block = 0; block < count / BLOCK; block++) {
             long at = offset + (long) BLOCK_BYTES * block;
             float d = Simd.f16(weights, at);
@@ -37,14 +39,23 @@ final class Q4_KFormat extends TensorFormat {
             for (int sub = 0; sub < 8; sub++) {
                 FloatVector scale = FloatVector.broadcast(Simd.F, d * scale(scales, scalesHigh, sub));
                 FloatVector bias = FloatVector.broadcast(Simd.F, -(dmin * min(scales, scalesHigh, sub)));
+                IntVector table = values.fma(scale, bias).reinterpretAsInts();
                 long quants = at + QUANTS + 32 * (sub / 2);
+                int shift = 4 * (sub % 2);
+                int element = dataOffset + BLOCK * block + 32 * sub;
+                // One decoding site (C2's inlining budget); runs of 16 alternate accumulators (see Simd).
                 for (int i = 0; i < 32; i += Simd.LANES) {
-                    IntVector q = Simd.nibbles(Simd.bytes(weights, quants + i), 4 * (sub % 2));
-                    acc = Simd.consume(q, scale, bias, data, dataOffset + BLOCK * block + 32 * sub + i, store, acc);
+                    IntVector q = Simd.nibbles(Simd.bytes(weights, quants + i), shift);
+                    FloatVector w = Simd.decodeNibbles(q, table, scale, bias);
+                    if (Simd.evenRun(i)) {
+                        even = Simd.consume(w, data, element + i, store, even);
+                    } else {
+                        odd = Simd.consume(w, data, element + i, store, odd);
+                    }
                 }
             }
         }
-        return Simd.sum(acc);
+        return Simd.sum(even) + Simd.sum(odd);
     }
 
     @Override

@@ -25,32 +25,32 @@ final class Q6_KFormat extends TensorFormat {
     private static final int D = 208;
 
     private Q6_KFormat() {
-        super(TensorType.Q6_K);
+        super(TensorType.Q6_K, COSTLY_DECODING);
     }
 
     @Override
     float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset, boolean store) {
-        FloatVector acc = FloatVector.zero(Simd.F);
+        FloatVector even = FloatVector.zero(Simd.F);
+        FloatVector odd = even;
         for (int block = 0; block < count / BLOCK; block++) {
             long at = offset + (long) BLOCK_BYTES * block;
             float d = Simd.f16(weights, at + D);
             for (int half = 0; half < 2; half++) {
-                long low = at + 64 * half;
-                long high = at + HIGH_BITS + 32 * half;
                 // The 8 scales of this half in one read: every memory segment access costs C2 inlining budget.
                 long scales = weights.get(Simd.LONG_LE, at + SCALES + 8 * half);
+                int element = dataOffset + BLOCK * block + 128 * half;
+                // One decoding site (C2's inlining budget); runs of 16 alternate accumulators (see Simd).
                 for (int i = 0; i < 128; i += Simd.LANES) {
-                    int c = i / 16;
-                    float scale = d * (byte) (scales >>> (8 * c));
-                    IntVector upper = Simd.bytes(weights, high + 16 * (c % 2) + i % 16)
-                            .lanewise(VectorOperators.LSHR, 2 * (c / 2)).and(3).lanewise(VectorOperators.LSHL, 4);
-                    IntVector q = Simd.nibbles(Simd.bytes(weights, low + 16 * (c % 4) + i % 16), c < 4 ? 0 : 4).or(upper);
-                    acc = Simd.consume(q, FloatVector.broadcast(Simd.F, scale), FloatVector.broadcast(Simd.F, -32 * scale),
-                            data, dataOffset + BLOCK * block + 128 * half + i, store, acc);
+                    FloatVector w = weights(weights, at, half, scales, d, i / 16, i % 16);
+                    if (Simd.evenRun(i)) {
+                        even = Simd.consume(w, data, element + i, store, even);
+                    } else {
+                        odd = Simd.consume(w, data, element + i, store, odd);
+                    }
                 }
             }
         }
-        return Simd.sum(acc);
+        return Simd.sum(even) + Simd.sum(odd);
     }
 
     @Override
@@ -80,5 +80,14 @@ final class Q6_KFormat extends TensorFormat {
     private static float weight(int q, float d, MemorySegment weights, long scaleOffset) {
         float scale = d * weights.get(ValueLayout.JAVA_BYTE, scaleOffset);
         return Math.fma(q, scale, -32 * scale);
+    }
+
+    /** @return weights {@code i..} of run {@code c} (of 16) of half {@code half} of the block at {@code at} */
+    private static FloatVector weights(MemorySegment weights, long at, int half, long scales, float d, int c, int i) {
+        float scale = d * (byte) (scales >>> (8 * c));
+        IntVector upper = Simd.bytes(weights, at + HIGH_BITS + 32 * half + 16 * (c % 2) + i)
+                .lanewise(VectorOperators.LSHR, 2 * (c / 2)).and(3).lanewise(VectorOperators.LSHL, 4);
+        IntVector q = Simd.nibbles(Simd.bytes(weights, at + 64 * half + 16 * (c % 4) + i), c < 4 ? 0 : 4).or(upper);
+        return Simd.decode(q, FloatVector.broadcast(Simd.F, scale), FloatVector.broadcast(Simd.F, -32 * scale));
     }
 }

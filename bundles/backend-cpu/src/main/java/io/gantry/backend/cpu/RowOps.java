@@ -58,7 +58,7 @@ final class RowOps {
         }
     }
 
-    /** {@code out = silu(gate) * up} with {@code silu(g) = g / (1 + e^-g)}; {@code out} may be {@code gate} or {@code up}. */
+    /** {@code out = silu(gate) * up} with {@code silu(g) = g / (1 + e^-g)}; {@code out} may alias either input. */
     static void swiglu(float[] out, float[] gate, float[] up, int offset, int count, boolean vector) {
         int i = 0;
         if (vector) {

@@ -9,20 +9,32 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The vector species every kernel uses and the few building blocks they share.
+ * The vector species every kernel uses and the building blocks they share.
  *
- * <p>Kernels run on {@link #F}: the platform's preferred float species capped at 512 bits, so one
- * code base serves NEON (4 lanes), AVX2 (8), AVX-512 and wide SVE (16). Quantized kernels step through
- * their blocks {@link #LANES} values at a time: load that many bytes, widen them to int lanes, decode with
- * int operations, convert to floats. Where the platform's vectors are narrower than 128 bits,
- * {@link #AVAILABLE} is false and the backend runs its scalar kernels.
+ * <p>Kernels run on {@link #F}: the platform's preferred float species capped at 512 bits, so one code base
+ * serves NEON (4 lanes), AVX2 (8), AVX-512 and wide SVE (16). Quantized kernels step through their blocks
+ * {@link #LANES} values at a time: load that many bytes, widen them to int lanes, cut out and combine the
+ * quantized values with int operations (x86 has no byte shifts), and decode them to floats. Where the
+ * platform's vectors are narrower than 128 bits, {@link #AVAILABLE} is false and the backend runs its scalar
+ * kernels.
  *
- * <p>Every dot product here accumulates lane {@code j} over elements {@code j, j + LANES, ...} in
- * increasing order and then sums lanes in a fixed tree ({@link #sum}), so a weight row gives bit-identical
- * results whichever kernel multiplies it: batch size never changes a result.
+ * <p><b>Summation order.</b> Every dot product accumulates in two vectors, lane by lane in increasing element
+ * order ({@code fma}): elements {@code i} with {@link #evenRun}{@code (i)} (runs of 16 starting at 0, 32, ...)
+ * into one, the others into the second; the result is {@code sum(even) + sum(odd)} ({@link #sum}). Two
+ * accumulators keep two FMA chains in flight, which one chain's latency would otherwise cap; runs of 16 match
+ * the halves of Q4_0 and Q8_0 blocks at any vector width. The fused kernels and the batched tiles follow the
+ * same order, so a weight row's result is bit-identical whatever the batch size.
+ *
+ * <p><b>C2 constraints</b>, each worth a factor of 3 to 30 where broken. Kernels return floats, never vectors: a
+ * vector leaving a method that C2 does not inline is boxed, and then boxed on every loop iteration too. Helpers
+ * have no loops: a helper with a loop gets compiled on its own and is then too big to inline. And a kernel
+ * stays small: C2 stops inlining once a compilation has created about 18,000 nodes (each Vector API call
+ * creates dozens, each memory segment access too), so kernels have one or two decoding sites and read scales
+ * with as few segment accesses as they can.
  */
 final class Simd {
 
@@ -33,17 +45,26 @@ final class Simd {
     static final int LANES = F.length();
     /** Whether the vector kernels can run here: at least 128-bit vectors. */
     static final boolean AVAILABLE = LANES >= 4 && 16 % LANES == 0;
+    /** Vectors per run of 16 elements (see the summation order). */
+    private static final int CHUNKS_PER_RUN = AVAILABLE ? 16 / LANES : 1;
 
-    /** Bytes that widen to one int vector (unused for 4 lanes: no 32-bit species exists). */
-    private static final VectorSpecies<Byte> BYTES = VectorSpecies.of(byte.class,
-            VectorShape.forBitSize(Math.max(64, LANES * 8)));
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(LANES * 16));
-    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    /** Bytes that widen to one int vector (unused for 4 lanes: no 32-bit species exists). */
+    private static final VectorSpecies<Byte> BYTES = VectorSpecies.of(byte.class,
+            VectorShape.forBitSize(Math.max(64, LANES * 8)));
+    private static final VectorSpecies<Short> SHORTS = VectorSpecies.of(short.class,
+            VectorShape.forBitSize(Math.max(64, LANES * 16)));
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+
+    private static final VectorShuffle<Float> ROTATE_8 = VectorShuffle.iota(F, 8, 1, true);
+    private static final VectorShuffle<Float> ROTATE_4 = VectorShuffle.iota(F, 4, 1, true);
+    private static final VectorShuffle<Float> ROTATE_2 = VectorShuffle.iota(F, 2, 1, true);
+    private static final VectorShuffle<Float> ROTATE_1 = VectorShuffle.iota(F, 1, 1, true);
 
     private static final int F16_EXPONENT = 0x7C00 << 13;
     private static final int F16_TO_F32_BIAS = (127 - 15) << 23;
@@ -63,8 +84,8 @@ final class Simd {
     }
 
     /**
-     * Hands on {@link #LANES} decoded weights: stores them at {@code data[offset]}, or accumulates their
-     * products with {@code data[offset]} into {@code acc}.
+     * Hands on {@link #LANES} decoded weights: stores them at {@code data[offset]}, or multiplies them with
+     * {@code data[offset...]} into {@code acc}.
      *
      * @return the updated accumulator (unchanged when storing)
      */
@@ -76,19 +97,7 @@ final class Simd {
         return weights.fma(FloatVector.fromArray(F, data, offset), acc);
     }
 
-    /**
-     * Decodes {@link #LANES} small integers {@code q} to weights {@code q * scale + bias} and hands them to
-     * {@link #consume(FloatVector, float[], int, boolean, FloatVector)}.
-     */
-    static FloatVector consume(IntVector q, FloatVector scale, FloatVector bias, float[] data, int offset,
-            boolean store, FloatVector acc) {
-        return consume(decode(q, scale, bias), data, offset, store, acc);
-    }
-
-    /**
-     * @return the {@link #LANES} bytes at {@code offset} as sign-extended int lanes (quantized values are cut
-     *         out and combined in int lanes: x86 has no byte shifts)
-     */
+    /** @return the {@link #LANES} bytes at {@code offset} as sign-extended int lanes */
     static IntVector bytes(MemorySegment weights, long offset) {
         if (LANES == 4) {
             // No 4-lane byte species, and an 8-byte load could run past the tensor: spread one int's bytes.
@@ -108,14 +117,56 @@ final class Simd {
         return (shift == 0 ? bytes : bytes.lanewise(VectorOperators.LSHR, shift)).and(0x0F);
     }
 
-    private static FloatVector decode(IntVector q, FloatVector scale, FloatVector bias) {
-        // One fused multiply-add per weight; the scalar kernels use Math.fma so that both decode identically.
+    /** @return the weights {@code q * scale + bias}, rounded once (the scalar kernels use {@link Math#fma}) */
+    static FloatVector decode(IntVector q, FloatVector scale, FloatVector bias) {
         return ((FloatVector) q.castShape(F, 0)).fma(scale, bias);
+    }
+
+    /** @return whether element {@code i} of a dot product accumulates into the even accumulator */
+    static boolean evenRun(int i) {
+        return (i & 16) == 0;
+    }
+
+    /**
+     * @param count elements, a multiple of {@link #LANES}
+     * @param odd   whether to count the odd runs (else the even ones)
+     * @return how many chunks of {@link #LANES} the even (or odd) runs of 16 hold among {@code count} elements
+     */
+    static int runChunks(int count, boolean odd) {
+        int chunks = count / LANES;
+        int remainder = chunks % (2 * CHUNKS_PER_RUN);
+        int pairs = chunks / (2 * CHUNKS_PER_RUN) * CHUNKS_PER_RUN;
+        return pairs + (odd ? Math.max(0, remainder - CHUNKS_PER_RUN) : Math.min(remainder, CHUNKS_PER_RUN));
+    }
+
+    /** @return the first element of chunk {@code m} of the even (or odd) runs of 16 */
+    static int runChunk(int m, boolean odd) {
+        return m / CHUNKS_PER_RUN * 32 + (odd ? 16 : 0) + m % CHUNKS_PER_RUN * LANES;
+    }
+
+    /**
+     * @return lane {@code i} = {@code first + i}: from it kernels make the table of the 16 weights that nibbles
+     *         decode to, for {@link #decodeNibbles} (meaningful where a vector holds 16 lanes)
+     */
+    static FloatVector nibbleValues(int first) {
+        return FloatVector.zero(F).addIndex(1).add(first);
+    }
+
+    /**
+     * As {@link #decode}, for {@code q} in {@code 0..15}, bit-identical: where a vector holds 16 lanes, looks the
+     * weights up in {@code table} (a permute, on the integer pipes) instead of converting and multiplying each
+     * one (two more operations on the floating-point pipes, which bound the 4-bit kernels).
+     */
+    static FloatVector decodeNibbles(IntVector q, IntVector table, FloatVector scale, FloatVector bias) {
+        if (LANES == 16) {
+            return q.selectFrom(table).reinterpretAsFloats();
+        }
+        return decode(q, scale, bias);
     }
 
     /** @return {@link #LANES} IEEE half floats at {@code offset} as floats, exactly as {@link Float#float16ToFloat}. */
     static FloatVector halfToFloat(MemorySegment segment, long offset) {
-        IntVector bits = (IntVector) ShortVector.fromMemorySegment(S, segment, offset, LE).castShape(I, 0);
+        IntVector bits = (IntVector) ShortVector.fromMemorySegment(SHORTS, segment, offset, LE).castShape(I, 0);
         // The JDK has no vector half-float conversion: rebias the exponent with integer operations
         // (F. Giesen's half_to_float), which stays exact for subnormals, infinities and NaN.
         IntVector magnitude = bits.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
@@ -132,7 +183,7 @@ final class Simd {
 
     /** @return {@link #LANES} bfloat16 values at {@code offset} as floats (exact: the upper halves of floats) */
     static FloatVector bfloat16ToFloat(MemorySegment segment, long offset) {
-        IntVector bits = (IntVector) ShortVector.fromMemorySegment(S, segment, offset, LE).castShape(I, 0);
+        IntVector bits = (IntVector) ShortVector.fromMemorySegment(SHORTS, segment, offset, LE).castShape(I, 0);
         return (FloatVector) bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
@@ -141,27 +192,50 @@ final class Simd {
      * interpreter and C2 do pick different ones; a fixed order keeps results reproducible.
      */
     static float sum(FloatVector v) {
+        // Rotations by constant shuffles: one permute each, and far fewer C2 nodes than slice().
         if (LANES >= 16) {
-            v = v.add(v.slice(8));
+            v = v.add(v.rearrange(ROTATE_8));
         }
         if (LANES >= 8) {
-            v = v.add(v.slice(4));
+            v = v.add(v.rearrange(ROTATE_4));
         }
-        v = v.add(v.slice(2));
-        v = v.add(v.slice(1));
+        v = v.add(v.rearrange(ROTATE_2));
+        v = v.add(v.rearrange(ROTATE_1));
         return v.lane(0);
     }
 
-    /** @return {@code Σ a[aOffset + i] * b[bOffset + i]} for {@code i < count}, in the lane order described above */
+    /**
+     * {@link #sum} over {@link #LANES} floats stored from a vector: the same additions in the same order, for kernels
+     * with too many accumulators to inline {@link #sum} for each.
+     *
+     * @param lanes  holds the lanes at {@code offset...}; overwritten
+     * @return their sum
+     */
+    static float sum(float[] lanes, int offset) {
+        for (int width = LANES / 2; width > 0; width /= 2) {
+            for (int i = 0; i < width; i++) {
+                lanes[offset + i] += lanes[offset + i + width];
+            }
+        }
+        return lanes[offset];
+    }
+
+    /** @return {@code Σ a[aOffset + i] * b[bOffset + i]} for {@code i < count}, in the order described above */
     static float dot(float[] a, int aOffset, float[] b, int bOffset, int count, boolean vector) {
         int i = 0;
         float result = 0;
         if (vector) {
-            FloatVector acc = FloatVector.zero(F);
+            FloatVector even = FloatVector.zero(F);
+            FloatVector odd = even;
             for (int bound = F.loopBound(count); i < bound; i += LANES) {
-                acc = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc);
+                FloatVector product = FloatVector.fromArray(F, a, aOffset + i);
+                if (evenRun(i)) {
+                    even = product.fma(FloatVector.fromArray(F, b, bOffset + i), even);
+                } else {
+                    odd = product.fma(FloatVector.fromArray(F, b, bOffset + i), odd);
+                }
             }
-            result = sum(acc);
+            result = sum(even) + sum(odd);
         }
         for (; i < count; i++) {
             result = Math.fma(a[aOffset + i], b[bOffset + i], result);

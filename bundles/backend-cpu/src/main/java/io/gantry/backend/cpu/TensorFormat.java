@@ -14,10 +14,17 @@ import java.lang.foreign.MemorySegment;
 abstract sealed class TensorFormat
         permits F32Format, F16Format, BF16Format, Q8_0Format, Q4_0Format, Q4_KFormat, Q6_KFormat {
 
-    private final TensorType type;
+    /** {@link #tiledFromRows()} of formats whose fused kernel decodes cheaply next to its FMAs. */
+    static final int CHEAP_DECODING = 8;
+    /** {@link #tiledFromRows()} of formats whose decoding costs more than the FMAs it feeds. */
+    static final int COSTLY_DECODING = 3;
 
-    TensorFormat(TensorType type) {
+    private final TensorType type;
+    private final int tiledFromRows;
+
+    TensorFormat(TensorType type, int tiledFromRows) {
         this.type = type;
+        this.tiledFromRows = tiledFromRows;
     }
 
     /** @return the format for {@code type} */
@@ -35,6 +42,15 @@ abstract sealed class TensorFormat
 
     final TensorType type() {
         return type;
+    }
+
+    /**
+     * @return the batch size from which a matmul decodes weight rows once into a float tile for all batch rows,
+     *         rather than running {@link #dot} for each (measured on Zen 4: the fused kernels of Q4_0, Q8_0, F32
+     *         and BF16 hide their decoding behind the FMAs up to about 8 rows; F16, Q4_K and Q6_K do not)
+     */
+    final int tiledFromRows() {
+        return tiledFromRows;
     }
 
     /**
@@ -79,15 +95,12 @@ abstract sealed class TensorFormat
     }
 
     /**
-     * The vector kernel: decodes {@code count} weights in element order and hands them, {@link Simd#LANES}
-     * at a time, to {@link Simd#consume}: stored into {@code data} when {@code store}, else multiplied with
-     * {@code data} and accumulated.
-     *
-     * <p>Returns a float, not the accumulator vector: a vector that leaves a method C2 did not inline is boxed,
-     * and C2 then boxes it on every loop iteration too (six times slower).
+     * The vector kernel: decodes {@code count} weights and hands them, {@link Simd#LANES} at a time, to
+     * {@link Simd#consume}: stored into {@code data} when {@code store}, else multiplied with {@code data} and
+     * accumulated in {@link Simd}'s summation order.
      *
      * @param count a multiple of the block size and of {@link Simd#LANES}
-     * @return the sum of the products ({@link Simd#sum}), or zero when storing
+     * @return the sum of the products, or zero when storing
      */
     abstract float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset,
             boolean store);

@@ -21,7 +21,8 @@ class MatmulTest {
 
     /** Output rows: not a multiple of the 4-row tile, so the last tile is partial. */
     private static final int OUT_ROWS = 37;
-    private static final int BATCH = 7;
+    /** Rows of a batch: enough for the tiled path of every format, and odd so that one row multiplies alone. */
+    private static final int BATCH = 9;
 
     static Stream<Arguments> formatsAndKernels() {
         return Arrays.stream(TensorType.values()).flatMap(type -> Stream.of(
@@ -59,17 +60,27 @@ class MatmulTest {
         }
     }
 
-    /** Bit equality: batch size never changes a row's result (greedy decoding stays reproducible). */
-    @ParameterizedTest(name = "{0} vector={1} threads={2}")
-    @MethodSource("formatsAndKernels")
-    void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads) {
+    static Stream<Arguments> formatsKernelsAndBatches() {
+        return formatsAndKernels().flatMap(arguments -> Stream.of(2, BATCH).map(batch -> {
+            Object[] values = arguments.get();
+            return Arguments.of(values[0], values[1], values[2], batch);
+        }));
+    }
+
+    /**
+     * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
+     * batch runs the fused kernels (2 rows) or the tiles (9 rows).
+     */
+    @ParameterizedTest(name = "{0} vector={1} threads={2} batch={3}")
+    @MethodSource("formatsKernelsAndBatches")
+    void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int batch) {
         int cols = type.blockElements() == 1 ? 256 : 512;
         TestTensors.TestTensor weights = TestTensors.random(type, OUT_ROWS, cols, new Random(12));
-        float[] x = TestTensors.gaussian(BATCH * cols, new Random(13));
+        float[] x = TestTensors.gaussian(batch * cols, new Random(13));
         try (CpuBackend backend = new CpuBackend(threads, vector)) {
             DeviceWeight w = backend.upload(weights.tensor());
-            float[] batched = multiply(backend, w, x, BATCH, cols);
-            for (int r = 0; r < BATCH; r++) {
+            float[] batched = multiply(backend, w, x, batch, cols);
+            for (int r = 0; r < batch; r++) {
                 float[] single = multiply(backend, w, Arrays.copyOfRange(x, r * cols, (r + 1) * cols), 1, cols);
                 assertArrayEquals(single, Arrays.copyOfRange(batched, r * OUT_ROWS, (r + 1) * OUT_ROWS), 0f,
                         type + " row " + r);

@@ -14,8 +14,10 @@ import java.util.Random;
  */
 final class TestTensors {
 
-    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort SHORT =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /**
      * A weight and what it holds.
@@ -127,7 +129,8 @@ final class TestTensors {
         for (int block = 0; block < cols / 256; block++) {
             long at = 210L * block;
             randomBytes(out, at, 208, random);
-            out.set(SHORT, at + 208, Float.floatToFloat16((random.nextBoolean() ? 1 : -1) * 0.001f * random.nextFloat()));
+            float d = (random.nextBoolean() ? 1 : -1) * 0.001f * random.nextFloat();
+            out.set(SHORT, at + 208, Float.floatToFloat16(d));
         }
     }
 
