@@ -140,7 +140,9 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
      * {@inheritDoc}
      *
      * <p>The weight keeps referring to {@code tensor.data()}, which must stay mapped while the weight is used
-     * and be accessible from any thread (a shared, global or automatic arena).
+     * and be accessible from any thread (a shared, global or automatic arena). An F16 weight holding an infinity
+     * or a NaN is refused (the vector kernels decode only finite halves exactly; no valid model holds others),
+     * which costs one pass over its bytes.
      */
     @Override
     public DeviceWeight upload(HostTensor tensor) {
@@ -149,6 +151,12 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
             if (!workers.canAccess(tensor.data())) {
                 throw new IllegalArgumentException("Tensor " + tensor.name() + " lives in memory confined to one "
                         + "thread; the CPU backend's workers need a shared, global or automatic arena");
+            }
+            String unsupported = vector ? TensorFormat.of(tensor.type()).unsupportedContent(tensor.data(),
+                    (long) tensor.rows() * tensor.cols()) : null;
+            if (unsupported != null) {
+                throw new IllegalArgumentException("Tensor " + tensor.name() + " (" + tensor.type()
+                        + ") cannot be used: " + unsupported + "; the model file is corrupt");
             }
             return new CpuWeight(this, tensor);
         } finally {

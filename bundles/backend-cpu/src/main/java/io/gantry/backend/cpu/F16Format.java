@@ -10,7 +10,7 @@ final class F16Format extends TensorFormat {
     static final F16Format INSTANCE = new F16Format();
 
     private F16Format() {
-        super(TensorType.F16, COSTLY_DECODING);
+        super(TensorType.F16, CHEAP_DECODING);
     }
 
     @Override
@@ -26,6 +26,12 @@ final class F16Format extends TensorFormat {
             }
         }
         return Simd.sum(even) + Simd.sum(odd);
+    }
+
+    @Override
+    String unsupportedContent(MemorySegment weights, long count) {
+        long index = Simd.firstNonFiniteHalf(weights, 0, count);
+        return index < 0 ? null : "element " + index + " is an infinity or a NaN";
     }
 
     @Override

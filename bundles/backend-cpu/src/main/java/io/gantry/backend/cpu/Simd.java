@@ -66,9 +66,9 @@ final class Simd {
     private static final VectorShuffle<Float> ROTATE_2 = VectorShuffle.iota(F, 2, 1, true);
     private static final VectorShuffle<Float> ROTATE_1 = VectorShuffle.iota(F, 1, 1, true);
 
-    private static final int F16_EXPONENT = 0x7C00 << 13;
-    private static final int F16_TO_F32_BIAS = (127 - 15) << 23;
-    private static final float F16_SUBNORMAL_MAGIC = 0x1p-14f;
+    private static final int HALF_SIGN_EXPONENT_MANTISSA = 0x8FFF_E000;
+    private static final float HALF_TO_FLOAT_SCALE = 0x1p112f;
+    private static final short F16_EXPONENT_BITS = 0x7C00;
 
     private Simd() {
     }
@@ -164,21 +164,41 @@ final class Simd {
         return decode(q, scale, bias);
     }
 
-    /** @return {@link #LANES} IEEE half floats at {@code offset} as floats, exactly as {@link Float#float16ToFloat}. */
+    /**
+     * @return {@link #LANES} IEEE half floats at {@code offset} as floats, exactly as {@link Float#float16ToFloat}
+     *         for finite values; infinities and NaNs come out finite (weights holding them are refused at upload,
+     *         {@link #firstNonFiniteHalf}: exactness for them would cost four more operations per vector, a third
+     *         of the F16 kernel's time)
+     */
     static FloatVector halfToFloat(MemorySegment segment, long offset) {
         IntVector bits = (IntVector) ShortVector.fromMemorySegment(SHORTS, segment, offset, LE).castShape(I, 0);
-        // The JDK has no vector half-float conversion: rebias the exponent with integer operations
-        // (F. Giesen's half_to_float), which stays exact for subnormals, infinities and NaN.
-        IntVector magnitude = bits.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
-        IntVector exponent = magnitude.and(F16_EXPONENT);
-        IntVector result = magnitude.add(F16_TO_F32_BIAS);
-        result = result.blend(result.add(F16_TO_F32_BIAS), exponent.compare(VectorOperators.EQ, F16_EXPONENT));
-        // Subnormal: (2^-14 + m * 2^-24) - 2^-14 in float is exact and avoids subnormal arithmetic.
-        IntVector subnormal = ((FloatVector) result.add(1 << 23).reinterpretAsFloats())
-                .sub(F16_SUBNORMAL_MAGIC).reinterpretAsInts();
-        result = result.blend(subnormal, exponent.compare(VectorOperators.EQ, 0));
-        // bits is sign-extended, so its bit 31 is the half's sign bit.
-        return (FloatVector) result.or(bits.and(0x8000_0000)).reinterpretAsFloats();
+        // The JDK has no vector half-float conversion. Shifted left by 13, a half's exponent and mantissa land
+        // in a float's, its exponent biased by 15 instead of 127: a multiplication by 2^112 rebiases it, exactly,
+        // subnormal halves included (they become subnormal floats, which the multiplication normalises). The
+        // mask keeps the (sign-extended) sign bit and clears the bits the sign extension set above the exponent.
+        IntVector shifted = bits.lanewise(VectorOperators.LSHL, 13).and(HALF_SIGN_EXPONENT_MANTISSA);
+        return ((FloatVector) shifted.reinterpretAsFloats()).mul(HALF_TO_FLOAT_SCALE);
+    }
+
+    /**
+     * @return the index of the first half float among {@code count} at {@code offset} that is an infinity or a
+     *         NaN, or -1 if all are finite
+     */
+    static long firstNonFiniteHalf(MemorySegment segment, long offset, long count) {
+        VectorSpecies<Short> species = ShortVector.SPECIES_PREFERRED;
+        long i = 0;
+        for (long bound = count - count % species.length(); i < bound; i += species.length()) {
+            ShortVector halves = ShortVector.fromMemorySegment(species, segment, offset + 2 * i, LE);
+            if (halves.and(F16_EXPONENT_BITS).compare(VectorOperators.EQ, F16_EXPONENT_BITS).anyTrue()) {
+                break;
+            }
+        }
+        for (; i < count; i++) {
+            if ((segment.get(SHORT_LE, offset + 2 * i) & F16_EXPONENT_BITS) == F16_EXPONENT_BITS) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** @return {@link #LANES} bfloat16 values at {@code offset} as floats (exact: the upper halves of floats) */

@@ -63,6 +63,16 @@ abstract sealed class TensorFormat
     }
 
     /**
+     * Checks that the vector kernels decode every element of a weight as the scalar kernel does.
+     *
+     * @param count elements of the weight
+     * @return {@code null}, or why the weight cannot be used
+     */
+    String unsupportedContent(MemorySegment weights, long count) {
+        return null;
+    }
+
+    /**
      * The fused vector kernel: decodes weights and multiplies them with {@code x} without storing them.
      * Only where {@link #canDot}.
      *

@@ -3,6 +3,7 @@ package io.gantry.backend.cpu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.gantry.api.backend.DeviceBuffer;
 import io.gantry.api.backend.HostTensor;
@@ -11,6 +12,7 @@ import io.gantry.api.backend.KvPoolSpec;
 import io.gantry.api.backend.TensorType;
 import java.lang.annotation.Annotation;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.EnumSet;
 import org.junit.jupiter.api.Test;
 
@@ -61,6 +63,19 @@ class CpuBackendLifecycleTest {
         try (CpuBackend backend = new CpuBackend(2, true); Arena confined = Arena.ofConfined()) {
             HostTensor tensor = new HostTensor("confined", TensorType.F32, 1, 4, confined.allocate(16));
             assertThrows(IllegalArgumentException.class, () -> backend.upload(tensor));
+        }
+    }
+
+    @Test
+    void rejectsHalfFloatWeightsHoldingInfinities() {
+        assumeTrue(Simd.AVAILABLE, "no vector species of 128 bits or more here: the scalar kernels decode every half");
+        MemorySegment data = Arena.ofAuto().allocate(2 * 64);
+        data.set(Simd.SHORT_LE, 2 * 40, (short) 0x7C00);
+        HostTensor tensor = new HostTensor("blk.0.ffn_up.weight", TensorType.F16, 2, 32, data);
+        try (CpuBackend backend = new CpuBackend(1, true)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.upload(tensor));
+            assertTrue(e.getMessage().contains("blk.0.ffn_up.weight") && e.getMessage().contains("element 40"),
+                    e.getMessage());
         }
     }
 
