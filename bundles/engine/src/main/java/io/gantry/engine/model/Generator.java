@@ -4,14 +4,9 @@ import io.gantry.api.inference.FinishReason;
 import io.gantry.api.inference.GeneratedToken;
 import io.gantry.api.inference.GenerationRequest;
 import io.gantry.api.inference.SamplingParams;
-import io.gantry.engine.sampling.Logprobs;
-import io.gantry.engine.sampling.Sampler;
-import io.gantry.engine.tokenizer.StreamingDecoder;
 import io.gantry.engine.tokenizer.Tokenizer;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -157,9 +152,10 @@ public final class Generator {
             batch.clear();
             int budget = transformer.maxRows();
             for (Sequence sequence : running) {
-                int count = Math.min(sequence.length - sequence.computed, budget);
-                sequence.logitRow = count == 0 ? -1 : batch.add(sequence.tokens, sequence.computed, count,
-                        sequence.computed, sequence.blockTable, sequence.computed + count == sequence.length);
+                int length = sequence.output.length();
+                int count = Math.min(length - sequence.computed, budget);
+                sequence.logitRow = count == 0 ? -1 : batch.add(sequence.output.tokenArray(), sequence.computed, count,
+                        sequence.computed, sequence.blockTable, sequence.computed + count == length);
                 sequence.computed += count;
                 budget -= count;
             }
@@ -167,75 +163,44 @@ public final class Generator {
             for (Sequence sequence : running) {
                 if (sequence.logitRow >= 0) {
                     sequence.next(logits, sequence.logitRow * vocabularySize, listener);
-                    if (sequence.finish != null) {
+                    if (sequence.output.finishReason() != null) {
                         results[sequence.index] = sequence.result();
                     }
                 }
             }
-            running.removeIf(sequence -> sequence.finish != null);
+            running.removeIf(sequence -> sequence.output.finishReason() != null);
         }
         return List.of(results);
     }
 
-    /** One generation's state: its tokens so far, how many of them are in the KV pool, its sampler and decoder. */
+    /** One generation's state: its output and how many of its tokens are in the KV pool. */
     private final class Sequence {
         final int index;
-        final Request request;
-        final int[] tokens;
-        final int promptLength;
+        final SequenceOutput output;
         final int[] blockTable;
-        final Sampler sampler;
-        final StreamingDecoder decoder = new StreamingDecoder(tokenizer, false);
-        final StringBuilder text = new StringBuilder();
-        /** Tokens known: the prompt, then each generated one. */
-        int length;
         /** Leading tokens whose keys and values are in the KV pool. */
         int computed;
         int logitRow;
-        FinishReason finish;
 
         Sequence(int index, Request request, int capacity, int[] blockTable) {
             this.index = index;
-            this.request = request;
-            this.tokens = Arrays.copyOf(request.prompt, capacity);
-            this.promptLength = request.prompt.length;
-            this.length = promptLength;
+            this.output = new SequenceOutput(tokenizer, request.prompt, capacity, request.sampling, request.maxTokens,
+                    request.ignoreEos, new int[0], List.of(), request.topLogprobs);
             this.blockTable = blockTable;
-            this.sampler = new Sampler(request.sampling, vocabularySize, request.prompt);
         }
 
-        /** Samples the next token from the logits at {@code offset}, streams it, and decides whether to stop. */
+        /** Samples the next token from the logits at {@code offset} and streams it. */
         void next(float[] logits, int offset, Listener listener) {
-            int token = sampler.sample(logits, offset);
-            if (!request.ignoreEos && tokenizer.isEndOfGeneration(token)) {
-                finish = FinishReason.STOP;
-                text.append(decoder.flush());
-                return;
+            GeneratedToken token = output.next(logits, offset);
+            if (token == null) {
+                output.finish();
+            } else {
+                listener.onToken(index, token);
             }
-            sampler.accept(token);
-            tokens[length++] = token;
-            if (length - promptLength == request.maxTokens || length == tokens.length) {
-                finish = FinishReason.LENGTH;
-            }
-            String piece = finish == null ? decoder.next(token) : decoder.next(token) + decoder.flush();
-            text.append(piece);
-            listener.onToken(index, request.topLogprobs < 0
-                    ? new GeneratedToken(token, piece, Float.NaN, List.of())
-                    : withLogprobs(token, piece, Logprobs.of(logits, offset, vocabularySize, token, request.topLogprobs)));
         }
 
         Result result() {
-            return new Result(Arrays.copyOfRange(tokens, promptLength, length), text.toString(), finish);
-        }
-
-        private GeneratedToken withLogprobs(int token, String piece, Logprobs logprobs) {
-            List<GeneratedToken.TokenLogprob> top = new ArrayList<>(logprobs.topIds().length);
-            for (int j = 0; j < logprobs.topIds().length; j++) {
-                int id = logprobs.topIds()[j];
-                top.add(new GeneratedToken.TokenLogprob(id,
-                        new String(tokenizer.tokenBytes(id, true), StandardCharsets.UTF_8), logprobs.topLogprobs()[j]));
-            }
-            return new GeneratedToken(token, piece, logprobs.logprob(), top);
+            return new Result(output.generatedTokens(), output.text(), output.finishReason());
         }
     }
 }
