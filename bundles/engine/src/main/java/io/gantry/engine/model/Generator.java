@@ -18,8 +18,9 @@ import java.util.Objects;
  * ({@link BlockTables#consecutive}).
  *
  * <p>Generation ends at an end-of-generation token (which is not part of the output) unless
- * {@link Request#ignoreEos()}, after {@link Request#maxTokens()} tokens, or when prompt and output fill the
- * model's context length.
+ * {@link Request#ignoreEos()}, at a {@linkplain Request#stop() stop string} (not part of the output text either),
+ * after {@link Request#maxTokens()} tokens, or when prompt and output fill the model's context length
+ * ({@link SequenceOutput}).
  *
  * <p>Not thread-safe: one {@link #generate} at a time, as the transformer requires.
  */
@@ -37,10 +38,13 @@ public final class Generator {
      * @param ignoreEos   whether to go on past end-of-generation tokens
      * @param topLogprobs alternatives to report per token as in {@link GenerationRequest#topLogprobs()}: -1 for no
      *                    log-probabilities, 0 for the chosen token's only
+     * @param stop        strings that end generation when the output text contains one (they are not part of the
+     *                    output); none empty
      */
-    public record Request(int[] prompt, SamplingParams sampling, int maxTokens, boolean ignoreEos, int topLogprobs) {
+    public record Request(int[] prompt, SamplingParams sampling, int maxTokens, boolean ignoreEos, int topLogprobs,
+            List<String> stop) {
 
-        /** Copies the prompt and checks the values. */
+        /** Copies the prompt and the stop strings and checks the values. */
         public Request {
             if (prompt.length == 0) {
                 throw new IllegalArgumentException("The prompt must hold at least one token");
@@ -54,6 +58,15 @@ public final class Generator {
                 throw new IllegalArgumentException("topLogprobs must be between -1 and "
                         + GenerationRequest.MAX_TOP_LOGPROBS + ", got " + topLogprobs);
             }
+            stop = List.copyOf(stop);
+            if (stop.stream().anyMatch(String::isEmpty)) {
+                throw new IllegalArgumentException("Stop strings must not be empty");
+            }
+        }
+
+        /** A request without stop strings. */
+        public Request(int[] prompt, SamplingParams sampling, int maxTokens, boolean ignoreEos, int topLogprobs) {
+            this(prompt, sampling, maxTokens, ignoreEos, topLogprobs, List.of());
         }
 
         /**
@@ -185,7 +198,7 @@ public final class Generator {
         Sequence(int index, Request request, int capacity, int[] blockTable) {
             this.index = index;
             this.output = new SequenceOutput(tokenizer, request.prompt, capacity, request.sampling, request.maxTokens,
-                    request.ignoreEos, new int[0], List.of(), request.topLogprobs);
+                    request.ignoreEos, new int[0], request.stop, request.topLogprobs);
             this.blockTable = blockTable;
         }
 

@@ -44,6 +44,7 @@ public final class SequenceOutput {
     private final StringBuilder text = new StringBuilder();
     private int length;
     private FinishReason finish;
+    private int stopToken = -1;
 
     /**
      * @param tokenizer    the model's tokenizer
@@ -86,6 +87,7 @@ public final class SequenceOutput {
         int token = sampler.sample(logits, offset);
         if (isStopToken(token)) {
             finish = FinishReason.STOP;
+            stopToken = token;
             return null;
         }
         sampler.accept(token);
@@ -168,6 +170,11 @@ public final class SequenceOutput {
                     new String(tokenizer.tokenBytes(id, true), StandardCharsets.UTF_8), logprobs.topLogprobs()[j]));
         }
         return new GeneratedToken(token, piece, logprobs.logprob(), top);
+    }
+
+    /** @return the end-of-generation or stop token that ended generation, or -1 */
+    public int stopToken() {
+        return stopToken;
     }
 
     /** @return why generation ended, or {@code null} while it goes on */
