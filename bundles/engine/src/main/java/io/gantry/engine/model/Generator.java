@@ -23,8 +23,9 @@ import java.util.Objects;
  * ({@link BlockTables#consecutive}).
  *
  * <p>Generation ends at an end-of-generation token (which is not part of the output) unless
- * {@link Request#ignoreEos()}, after {@link Request#maxTokens()} tokens, or when prompt and output fill the
- * model's context length.
+ * {@link Request#ignoreEos()}, at a {@linkplain Request#stop() stop string} (which is not part of the output
+ * text either), after {@link Request#maxTokens()} tokens, or when prompt and output fill the model's context
+ * length.
  *
  * <p>Not thread-safe: one {@link #generate} at a time, as the transformer requires.
  */
@@ -42,10 +43,12 @@ public final class Generator {
      * @param ignoreEos   whether to go on past end-of-generation tokens
      * @param topLogprobs alternatives to report per token as in {@link GenerationRequest#topLogprobs()}: -1 for no
      *                    log-probabilities, 0 for the chosen token's only
+     * @param stop        strings that end generation when the output text contains one, none empty
      */
-    public record Request(int[] prompt, SamplingParams sampling, int maxTokens, boolean ignoreEos, int topLogprobs) {
+    public record Request(int[] prompt, SamplingParams sampling, int maxTokens, boolean ignoreEos, int topLogprobs,
+            List<String> stop) {
 
-        /** Copies the prompt and checks the values. */
+        /** Copies the prompt and the stop strings and checks the values. */
         public Request {
             if (prompt.length == 0) {
                 throw new IllegalArgumentException("The prompt must hold at least one token");
@@ -59,6 +62,15 @@ public final class Generator {
                 throw new IllegalArgumentException("topLogprobs must be between -1 and "
                         + GenerationRequest.MAX_TOP_LOGPROBS + ", got " + topLogprobs);
             }
+            stop = List.copyOf(stop);
+            if (stop.stream().anyMatch(String::isEmpty)) {
+                throw new IllegalArgumentException("Stop strings must not be empty");
+            }
+        }
+
+        /** A request without stop strings. */
+        public Request(int[] prompt, SamplingParams sampling, int maxTokens, boolean ignoreEos, int topLogprobs) {
+            this(prompt, sampling, maxTokens, ignoreEos, topLogprobs, List.of());
         }
 
         /**
@@ -80,8 +92,10 @@ public final class Generator {
      * A finished generation.
      *
      * @param tokens       the generated token ids (without a final end-of-generation token)
-     * @param text         their text: every streamed {@link GeneratedToken#text()} and, where generation stopped
-     *                     inside an unfinished UTF-8 character, U+FFFD for its bytes
+     * @param text         their text: every streamed {@link GeneratedToken#text()} and, where generation ended at an
+     *                     end-of-generation token, what was still held back (U+FFFD for the bytes of an unfinished
+     *                     UTF-8 character, text that might have begun a stop string); it ends before the
+     *                     first stop string
      * @param finishReason {@link FinishReason#STOP} or {@link FinishReason#LENGTH}
      */
     public record Result(int[] tokens, String text, FinishReason finishReason) {
@@ -186,6 +200,7 @@ public final class Generator {
         final int[] blockTable;
         final Sampler sampler;
         final StreamingDecoder decoder = new StreamingDecoder(tokenizer, false);
+        final StopStrings stops;
         final StringBuilder text = new StringBuilder();
         /** Tokens known: the prompt, then each generated one. */
         int length;
@@ -202,6 +217,7 @@ public final class Generator {
             this.length = promptLength;
             this.blockTable = blockTable;
             this.sampler = new Sampler(request.sampling, vocabularySize, request.prompt);
+            this.stops = new StopStrings(request.stop);
         }
 
         /** Samples the next token from the logits at {@code offset}, streams it, and decides whether to stop. */
@@ -209,19 +225,28 @@ public final class Generator {
             int token = sampler.sample(logits, offset);
             if (!request.ignoreEos && tokenizer.isEndOfGeneration(token)) {
                 finish = FinishReason.STOP;
-                text.append(decoder.flush());
+                text.append(release(decoder.flush(), true));
                 return;
             }
             sampler.accept(token);
             tokens[length++] = token;
-            if (length - promptLength == request.maxTokens || length == tokens.length) {
+            boolean full = length - promptLength == request.maxTokens || length == tokens.length;
+            String piece = release(full ? decoder.next(token) + decoder.flush() : decoder.next(token), full);
+            if (stops.stopped()) {
+                finish = FinishReason.STOP;
+            } else if (full) {
                 finish = FinishReason.LENGTH;
             }
-            String piece = finish == null ? decoder.next(token) : decoder.next(token) + decoder.flush();
             text.append(piece);
             listener.onToken(index, request.topLogprobs < 0
                     ? new GeneratedToken(token, piece, Float.NaN, List.of())
                     : withLogprobs(token, piece, Logprobs.of(logits, offset, vocabularySize, token, request.topLogprobs)));
+        }
+
+        /** @return the text of {@code piece} that passes the stop strings, and all that is held back at the end */
+        String release(String piece, boolean last) {
+            String released = stops.next(piece);
+            return last && !stops.stopped() ? released + stops.flush() : released;
         }
 
         Result result() {
