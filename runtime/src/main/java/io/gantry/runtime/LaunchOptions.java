@@ -18,7 +18,8 @@ record LaunchOptions(Path home, boolean shell, boolean help) {
               --home DIR   Gantry home with bundle/, deploy/, conf/ (default: the distribution's folder)
               --shell      start the Gogo shell on this console (try: gantry:plugins, lb, scr:list)
               --help       print this help and exit
-            Drop plugin bundles into deploy/ and *.cfg files into conf/ while Gantry runs.""";
+            Drop plugin bundles into deploy/ and *.cfg files into conf/ while Gantry runs.
+            Command-line tools: gantry generate | bench-model | model synth | model quantize (each with --help).""";
 
     /**
      * @param args        the command line

@@ -1,5 +1,6 @@
 package io.gantry.engine.model;
 
+import io.gantry.api.inference.FinishReason;
 import io.gantry.api.inference.GeneratedToken;
 import io.gantry.api.inference.SamplingParams;
 import io.gantry.engine.gguf.SharedModels;
@@ -97,6 +98,25 @@ class GeneratorTest {
             Generator.Request otherSeed = new Generator.Request(prompt("Once upon a time"),
                     new SamplingParams(1f, 40, 0.95f, 0.02f, 1.1f, 0f, 0f, 4321L), 50, true, -1);
             assertFalse(Arrays.equals(first, generator.generate(otherSeed, IGNORE).tokens()));
+        }
+    }
+
+    @Test
+    void endsAtAStopStringAndLeavesItOut() {
+        int[] prompt = prompt("Once upon a time");
+        try (Transformer transformer = model.transformer(16, 1, 512)) {
+            Generator generator = new Generator(transformer, model.tokenizer);
+            String free = generator.generate(Generator.Request.greedy(prompt, 60), IGNORE).text();
+            String stop = free.substring(free.length() / 2, free.length() / 2 + 4);
+            StringBuilder streamed = new StringBuilder();
+            Generator.Result stopped = generator.generate(
+                    new Generator.Request(prompt, SamplingParams.GREEDY, 60, false, -1, List.of("no such text", stop)),
+                    (sequence, token) -> streamed.append(token.text()));
+
+            assertEquals(free.substring(0, free.indexOf(stop)), stopped.text());
+            assertEquals(stopped.text(), streamed.toString());
+            assertEquals(FinishReason.STOP, stopped.finishReason());
+            assertTrue(stopped.tokens().length < 60);
         }
     }
 

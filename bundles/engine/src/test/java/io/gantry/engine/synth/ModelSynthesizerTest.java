@@ -1,0 +1,208 @@
+package io.gantry.engine.synth;
+
+import io.gantry.api.backend.HostTensor;
+import io.gantry.api.backend.TensorType;
+import io.gantry.api.inference.SamplingParams;
+import io.gantry.backend.cpu.CpuBackend;
+import io.gantry.engine.gguf.GgufFile;
+import io.gantry.engine.gguf.GgufFormatException;
+import io.gantry.engine.gguf.GgufTensorInfo;
+import io.gantry.engine.gguf.GgufWriter;
+import io.gantry.engine.model.Generator;
+import io.gantry.engine.model.ModelConfig;
+import io.gantry.engine.model.ModelWeights;
+import io.gantry.engine.model.Transformer;
+import io.gantry.engine.tokenizer.Tokenizer;
+import io.gantry.engine.tokenizer.Tokenizers;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ModelSynthesizerTest {
+
+    /** Small, but with grouped-query attention and matrices whose rows are several Q4_0 blocks. */
+    private static final LlamaShape TINY = new LlamaShape(64, 2, 4, 2, 96, 256);
+
+    @TempDir
+    Path folder;
+    private Path vocabularyPath;
+
+    @BeforeEach
+    void writeVocabulary() throws IOException {
+        vocabularyPath = TinyVocabulary.write(folder.resolve("vocab.gguf"));
+    }
+
+    private Path synthesize(String file, LlamaShape shape, TensorType type, long seed, int threads) throws IOException {
+        try (GgufFile vocabulary = GgufFile.open(vocabularyPath)) {
+            WrittenModel written = ModelSynthesizer.write(new ModelSynthesizer.Spec("tiny", shape, type, seed),
+                    vocabulary, folder.resolve(file), threads);
+            assertEquals(shape.parameters(TinyVocabulary.size()), written.parameters());
+            assertEquals(Files.size(written.path()), written.fileBytes());
+            return written.path();
+        }
+    }
+
+    @Test
+    void followsTheRecipe() throws IOException {
+        Path path = synthesize("tiny-f16.gguf", TINY, TensorType.F16, 1, 2);
+        try (GgufFile file = GgufFile.open(path); GgufFile vocabulary = GgufFile.open(vocabularyPath)) {
+            assertEquals("llama", file.getString("general.architecture"));
+            assertEquals(1, file.getInt("general.file_type"));
+            assertFalse(file.has("general.quantization_version"));
+            assertEquals(10_000f, file.getFloat("llama.rope.freq_base"));
+            assertEquals(1e-5f, file.getFloat("llama.attention.layer_norm_rms_epsilon"));
+            assertEquals(256, file.getInt("llama.context_length"));
+            assertEquals(16, file.getInt("llama.rope.dimension_count"));
+            for (String key : vocabulary.metadata().keySet()) {
+                if (key.startsWith("tokenizer.")) {
+                    assertEquals(vocabulary.metadata().get(key), file.metadata().get(key), key);
+                }
+            }
+            assertEquals(2 + 9 * TINY.blockCount() + 1, file.tensorInfos().size());
+            assertTrue(file.hasTensor("output.weight"), "output is its own tensor, not tied to token_embd");
+            for (GgufTensorInfo info : file.tensorInfos()) {
+                float[] values = values(file.tensor(info.name()));
+                if (info.dims().length == 1) {
+                    assertEquals(TensorType.F32, info.type(), info.name());
+                    for (float value : values) {
+                        assertEquals(1f, value, info.name());
+                    }
+                } else {
+                    assertEquals(TensorType.F16, info.type(), info.name());
+                    assertNormal(info.name(), values, 1.0 / info.cols());
+                }
+            }
+        }
+    }
+
+    private static float[] values(HostTensor tensor) {
+        float[] values = new float[tensor.rows() * tensor.cols()];
+        TensorEncoding.decode(tensor.type(), tensor.data(), 0, values, 0, values.length);
+        return values;
+    }
+
+    /** Mean and variance within five standard errors of N(0, variance). */
+    private static void assertNormal(String name, float[] values, double variance) {
+        double sum = 0;
+        double squares = 0;
+        for (float value : values) {
+            sum += value;
+            squares += (double) value * value;
+        }
+        int n = values.length;
+        double mean = sum / n;
+        double sampleVariance = squares / n - mean * mean;
+        assertTrue(Math.abs(mean) < 5 * Math.sqrt(variance / n), name + ": mean " + mean);
+        assertTrue(Math.abs(sampleVariance - variance) < 5 * variance * Math.sqrt(2.0 / n),
+                name + ": variance " + sampleVariance + ", expected " + variance);
+    }
+
+    @Test
+    void theSameSeedGivesTheSameBytesOnAnyNumberOfThreads() throws IOException {
+        byte[] one = Files.readAllBytes(synthesize("a.gguf", TINY, TensorType.Q4_0, 42, 1));
+        byte[] three = Files.readAllBytes(synthesize("b.gguf", TINY, TensorType.Q4_0, 42, 3));
+        byte[] otherSeed = Files.readAllBytes(synthesize("c.gguf", TINY, TensorType.Q4_0, 43, 3));
+        assertArrayEquals(one, three);
+        assertEquals(one.length, otherSeed.length);
+        assertFalse(Arrays.equals(one, otherSeed));
+    }
+
+    @Test
+    void quantizingTheF16ModelGivesTheSynthesisedQuantizedModel() throws IOException {
+        Path f16 = synthesize("f16.gguf", TINY, TensorType.F16, 5, 2);
+        for (TensorType type : List.of(TensorType.Q8_0, TensorType.Q4_0)) {
+            Path direct = synthesize("direct.gguf", TINY, type, 5, 2);
+            try (GgufFile input = GgufFile.open(f16)) {
+                ModelQuantizer.Result result = ModelQuantizer.quantize(input, type, folder.resolve("converted.gguf"), 2);
+                assertEquals(2 + 7 * TINY.blockCount(), result.converted());
+                assertEquals(List.of(), result.keptAsInSource());
+                assertArrayEquals(Files.readAllBytes(direct), Files.readAllBytes(result.written().path()), type.name());
+            }
+        }
+    }
+
+    @Test
+    void quantizingKeepsMatricesWhoseRowsAreNotWholeBlocksAndRefusesToRequantize() throws IOException {
+        LlamaShape oddFfn = new LlamaShape(64, 1, 4, 4, 48, 128);
+        Path f16 = synthesize("odd.gguf", oddFfn, TensorType.F16, 1, 1);
+        Path q8 = folder.resolve("odd-q8_0.gguf");
+        try (GgufFile input = GgufFile.open(f16)) {
+            ModelQuantizer.Result result = ModelQuantizer.quantize(input, TensorType.Q8_0, q8, 1);
+            assertEquals(List.of("blk.0.ffn_down.weight"), result.keptAsInSource());
+        }
+        try (GgufFile quantized = GgufFile.open(q8)) {
+            assertEquals(TensorType.F16, quantized.tensorInfo("blk.0.ffn_down.weight").orElseThrow().type());
+            assertEquals(TensorType.Q8_0, quantized.tensorInfo("blk.0.ffn_up.weight").orElseThrow().type());
+            assertEquals(7, quantized.getInt("general.file_type"));
+            assertEquals(2, quantized.getInt("general.quantization_version"));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ModelQuantizer.quantize(quantized, TensorType.Q4_0, folder.resolve("again.gguf"), 1));
+            assertTrue(e.getMessage().contains("start from the F16 file"), e.getMessage());
+        }
+        assertFalse(Files.exists(folder.resolve("again.gguf.part")), "a failed write leaves no partial file");
+    }
+
+    @Test
+    void everyFormatLoadsAndGenerates() throws IOException {
+        for (TensorType type : List.of(TensorType.F16, TensorType.Q8_0, TensorType.Q4_0)) {
+            Path path = synthesize("tiny-" + type + ".gguf", TINY, type, 3, 2);
+            try (GgufFile file = GgufFile.open(path); CpuBackend backend = new CpuBackend(2, true)) {
+                ModelConfig config = ModelConfig.fromGguf(file);
+                assertEquals(TinyVocabulary.size(), config.vocabularySize());
+                assertEquals(2, config.headCountKv());
+                Tokenizer tokenizer = Tokenizers.fromGguf(file);
+                try (ModelWeights weights = ModelWeights.upload(file, config, backend);
+                        Transformer transformer = new Transformer(weights, 16, 1, 64)) {
+                    int[] prompt = tokenizer.encode("the cat sat", true, false);
+                    Generator.Result result = new Generator(transformer, tokenizer).generate(
+                            new Generator.Request(prompt, SamplingParams.GREEDY, 12, true, -1), (s, t) -> { });
+                    assertEquals(12, result.tokens().length, type.name());
+                    for (int token : result.tokens()) {
+                        assertTrue(token >= 0 && token < config.vocabularySize());
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void rejectsWhatCannotBeWritten() throws IOException {
+        assertThrows(IllegalArgumentException.class, () -> new ModelSynthesizer.Spec("x",
+                new LlamaShape(80, 1, 4, 4, 96, 128), TensorType.Q4_0, 1), "80 is not a multiple of 32");
+        assertThrows(IllegalArgumentException.class, () -> new ModelSynthesizer.Spec("x", TINY, TensorType.Q4_K, 1));
+        assertThrows(IllegalArgumentException.class, () -> new LlamaShape(64, 1, 5, 5, 96, 128), "heads do not divide");
+        assertThrows(IllegalArgumentException.class, () -> new LlamaShape(64, 1, 4, 3, 96, 128), "KV heads");
+
+        Path noTokens = folder.resolve("no-tokens.gguf");
+        new GgufWriter().putString("general.architecture", "llama").write(noTokens);
+        try (GgufFile file = GgufFile.open(noTokens)) {
+            assertThrows(GgufFormatException.class, () -> ModelSynthesizer.write(
+                    new ModelSynthesizer.Spec("x", TINY, TensorType.F16, 1), file, folder.resolve("x.gguf"), 1));
+        }
+        try (GgufFile vocabulary = GgufFile.open(vocabularyPath)) {
+            IOException e = assertThrows(IOException.class, () -> ModelSynthesizer.write(
+                    new ModelSynthesizer.Spec("x", TINY, TensorType.F16, 1), vocabulary,
+                    folder.resolve("missing/x.gguf"), 1));
+            assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+        }
+    }
+
+    @Test
+    void thePresetsHaveTheBenchmarkSizes() {
+        assertEquals(134_105_856L, LlamaShape.preset("bench-110m").orElseThrow().parameters(32_000));
+        assertEquals(1_104_218_112L, LlamaShape.preset("bench-1b").orElseThrow().parameters(32_000));
+        assertTrue(LlamaShape.preset("bench-7b").isEmpty());
+    }
+}

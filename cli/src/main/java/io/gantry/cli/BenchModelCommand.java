@@ -1,0 +1,251 @@
+package io.gantry.cli;
+
+import io.gantry.api.inference.SamplingParams;
+import io.gantry.engine.model.BlockTables;
+import io.gantry.engine.model.StepBatch;
+import io.gantry.engine.model.Transformer;
+import io.gantry.engine.sampling.Sampler;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.function.LongSupplier;
+
+/**
+ * {@code gantry bench-model}: Gantry's model benchmark, a table in the form of llama.cpp's llama-bench so that the
+ * numbers can be put beside its. Prompts are random token ids (seeded) and end-of-generation tokens are ignored:
+ * speed does not depend on which tokens run.
+ */
+@Command(name = "bench-model", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        sortOptions = false, description = {
+            "Measures a model on the CPU backend and prints a llama-bench style table: pp<P> is the prefill of a "
+                + "P-token prompt in one step, tg<G> is G decode steps of one sequence from an empty context, and "
+                + "tg<G> @ b<B> is G decode steps of B sequences together after their P-token prompts were "
+                + "prefilled (only the decode steps are timed; t/s counts every sequence's tokens).",
+            "Every test runs once untimed first, to warm up (the JIT compiles the kernels then), then "
+                + "--repetitions timed times: mean ± standard deviation."})
+final class BenchModelCommand implements Callable<Integer> {
+
+    /** KV block size of the benchmark's layout; any size works. */
+    private static final int KV_BLOCK = 16;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "GGUF model file.")
+    private Path modelPath;
+
+    @Mixin
+    private ThreadsOption threads;
+
+    @Option(names = "--repetitions", paramLabel = "R", defaultValue = "3",
+            description = "Timed runs of each test, after one warm-up run (default: ${DEFAULT-VALUE}).")
+    private int repetitions;
+
+    @Option(names = "--prompt", paramLabel = "P", defaultValue = "128",
+            description = "Prompt tokens of the prefill test and of each batched sequence (default: ${DEFAULT-VALUE}).")
+    private int promptLength;
+
+    @Option(names = "--gen", paramLabel = "G", defaultValue = "64",
+            description = "Decode steps of the generation tests (default: ${DEFAULT-VALUE}).")
+    private int generateLength;
+
+    @Option(names = "--batches", paramLabel = "B", split = ",", defaultValue = "1,4,16",
+            description = "Sequences decoding together, one tg<G> @ b<B> row each (default: ${DEFAULT-VALUE}).")
+    private int[] batches;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "1234",
+            description = "Seed of the random prompt tokens (default: ${DEFAULT-VALUE}).")
+    private long seed;
+
+    @Override
+    public Integer call() throws IOException {
+        checkOptions();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        try (LoadedModel model = LoadedModel.open(modelPath, threads.threads())) {
+            err.println("gantry: " + model.summary());
+            err.flush();
+            int context = model.config.contextLength();
+            if (promptLength + generateLength > context) {
+                throw new ParameterException(spec.commandLine(), "--prompt " + promptLength + " plus --gen "
+                        + generateLength + " exceed the model's context length of " + context);
+            }
+            int maxBatch = Arrays.stream(batches).max().orElseThrow();
+            int sequenceLength = promptLength + generateLength;
+            int slotsPerSequence = Math.ceilDiv(sequenceLength, KV_BLOCK) * KV_BLOCK;
+            List<MemoryPoolMXBean> heapPools = ManagementFactory.getMemoryPoolMXBeans().stream()
+                    .filter(pool -> pool.getType() == MemoryType.HEAP).toList();
+            heapPools.forEach(MemoryPoolMXBean::resetPeakUsage);
+            try (Transformer transformer = new Transformer(model.weights, Math.max(promptLength, maxBatch), maxBatch,
+                    Math.multiplyExact(maxBatch, slotsPerSequence))) {
+                Bench bench = new Bench(transformer, maxBatch, sequenceLength);
+                List<BenchTest> tests = new ArrayList<>();
+                tests.add(new BenchTest("pp" + promptLength, promptLength, () -> { }, bench::prefill));
+                tests.add(new BenchTest("tg" + generateLength, generateLength, () -> { }, () -> bench.decode(1, 0)));
+                for (int batch : batches) {
+                    tests.add(new BenchTest("tg" + generateLength + " @ b" + batch, (long) batch * generateLength,
+                            () -> bench.prefillSequences(batch), () -> bench.decode(batch, promptLength)));
+                }
+                err.println("gantry: warming up: one untimed run of every test");
+                err.flush();
+                for (BenchTest test : tests) {
+                    test.prepare().run();
+                    test.runNanos().getAsLong();
+                }
+                String row = "| " + model.label() + " | " + Units.bytes(model.tensorBytes()) + " | "
+                        + Units.count(model.parameters()) + " | cpu | " + threads.threads() + " | ";
+                out.println("| model | size | params | backend | threads | test | t/s |");
+                out.println("| --- | ---: | ---: | --- | ---: | --- | ---: |");
+                out.flush();
+                for (BenchTest test : tests) {
+                    test.prepare().run();
+                    out.println(row + test.name() + " | " + tokensPerSecond(test) + " |");
+                    out.flush();
+                }
+                long peakHeap = heapPools.stream().mapToLong(pool -> pool.getPeakUsage().getUsed()).sum();
+                MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+                memory.gc();
+                out.println();
+                out.println("Every test ran once untimed first, to warm up (the JIT compiles the kernels then), then "
+                        + repetitions + (repetitions == 1 ? " time" : " times") + " timed: mean ± standard deviation. "
+                        + "Random prompt tokens (seed " + seed + "), end-of-generation tokens ignored.");
+                out.println("Backend: cpu, " + model.backend.description());
+                out.println("KV pool: " + transformer.kvSlots() + " slots, " + Units.bytes(kvPoolBytes(model,
+                        transformer)) + " (F32, on the Java heap). Java heap after the model loaded: peak used "
+                        + Units.bytes(peakHeap) + " (the heap pools' peaks summed, garbage not yet collected "
+                        + "included), live after a final GC " + Units.bytes(memory.getHeapMemoryUsage().getUsed())
+                        + ", both with the KV pool; max heap " + Units.bytes(Runtime.getRuntime().maxMemory()) + ".");
+                out.flush();
+            }
+        }
+        return 0;
+    }
+
+    private void checkOptions() {
+        if (repetitions < 1 || promptLength < 1 || generateLength < 1) {
+            throw new ParameterException(spec.commandLine(), "--repetitions, --prompt and --gen must be at least 1, "
+                    + "got " + repetitions + ", " + promptLength + " and " + generateLength);
+        }
+        if (batches.length == 0 || Arrays.stream(batches).anyMatch(b -> b < 1)) {
+            throw new ParameterException(spec.commandLine(), "--batches must be positive numbers, got "
+                    + Arrays.toString(batches));
+        }
+    }
+
+    private static long kvPoolBytes(LoadedModel model, Transformer transformer) {
+        return 2L * model.config.blockCount() * model.config.kvLength() * transformer.kvSlots() * Float.BYTES;
+    }
+
+    /**
+     * One row of the table.
+     *
+     * @param name     the test's name
+     * @param tokens   tokens one run processes
+     * @param prepare  what to do, untimed, before the runs (prefill the prompts the runs decode after)
+     * @param runNanos one run, returning the nanoseconds it took
+     */
+    private record BenchTest(String name, long tokens, Runnable prepare, LongSupplier runNanos) {
+    }
+
+    /** @return the test's tokens per second over {@code repetitions} runs: mean ± sample standard deviation */
+    private String tokensPerSecond(BenchTest test) {
+        double[] rates = new double[repetitions];
+        for (int i = 0; i < repetitions; i++) {
+            rates[i] = test.tokens() / (test.runNanos().getAsLong() / 1e9);
+        }
+        double mean = Arrays.stream(rates).average().orElseThrow();
+        double variance = repetitions < 2 ? 0
+                : Arrays.stream(rates).map(r -> (r - mean) * (r - mean)).sum() / (repetitions - 1);
+        return String.format(Locale.ROOT, "%.2f ± %.2f", mean, Math.sqrt(variance));
+    }
+
+    /** The tests, on one transformer whose KV pool gives each sequence consecutive blocks. */
+    private final class Bench {
+        private final Transformer transformer;
+        private final int vocabularySize;
+        private final int[][] blockTables;
+        /** Each sequence's random prompt. */
+        private final int[][] prompts;
+        /** Each sequence's decoded tokens: a random first one, then the greedy choices. */
+        private final int[][] decoded;
+        private final Sampler[] samplers;
+        private final StepBatch batch;
+
+        Bench(Transformer transformer, int maxBatch, int sequenceLength) {
+            this.transformer = transformer;
+            this.vocabularySize = transformer.config().vocabularySize();
+            int[] lengths = new int[maxBatch];
+            Arrays.fill(lengths, sequenceLength);
+            this.blockTables = BlockTables.consecutive(lengths, KV_BLOCK, transformer.kvSlots());
+            SplittableRandom random = new SplittableRandom(seed);
+            this.prompts = new int[maxBatch][];
+            this.decoded = new int[maxBatch][generateLength];
+            this.samplers = new Sampler[maxBatch];
+            for (int s = 0; s < maxBatch; s++) {
+                prompts[s] = random.ints(promptLength, 0, vocabularySize).toArray();
+                decoded[s][0] = random.nextInt(vocabularySize);
+                samplers[s] = new Sampler(SamplingParams.GREEDY, vocabularySize, new int[0]);
+            }
+            this.batch = new StepBatch(maxBatch, transformer.maxRows(), KV_BLOCK);
+        }
+
+        /** @return the nanoseconds of one step over sequence 0's prompt */
+        long prefill() {
+            batch.clear();
+            batch.add(prompts[0], 0, promptLength, 0, blockTables[0], true);
+            long start = System.nanoTime();
+            transformer.forward(batch);
+            return System.nanoTime() - start;
+        }
+
+        /** Fills the KV pool with the prompts of the first {@code count} sequences, a step each (not timed). */
+        void prefillSequences(int count) {
+            for (int s = 0; s < count; s++) {
+                batch.clear();
+                batch.add(prompts[s], 0, promptLength, 0, blockTables[s], false);
+                transformer.forward(batch);
+            }
+        }
+
+        /**
+         * Decodes {@code generateLength} tokens for each of the first {@code count} sequences together, from position
+         * {@code from}: each step feeds every sequence's latest token and chooses the next greedily. Runs repeat from
+         * the same position, over KV entries that each run overwrites alike.
+         *
+         * @return the nanoseconds of the steps
+         */
+        long decode(int count, int from) {
+            long start = System.nanoTime();
+            for (int step = 0; step < generateLength; step++) {
+                batch.clear();
+                for (int s = 0; s < count; s++) {
+                    batch.add(decoded[s], step, 1, from + step, blockTables[s], true);
+                }
+                float[] logits = transformer.forward(batch);
+                if (step + 1 < generateLength) {
+                    for (int s = 0; s < count; s++) {
+                        decoded[s][step + 1] = samplers[s].sample(logits, s * vocabularySize);
+                    }
+                }
+            }
+            return System.nanoTime() - start;
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package io.gantry.cli;
+
+import io.gantry.api.backend.TensorType;
+import io.gantry.backend.cpu.CpuBackend;
+import io.gantry.engine.gguf.GgufFile;
+import io.gantry.engine.gguf.GgufFormatException;
+import io.gantry.engine.gguf.GgufTensorInfo;
+import io.gantry.engine.model.ModelConfig;
+import io.gantry.engine.model.ModelWeights;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * A model file mapped and its weights uploaded to a CPU backend of its own; closing releases them in order.
+ */
+final class LoadedModel implements AutoCloseable {
+
+    final GgufFile file;
+    final ModelConfig config;
+    final CpuBackend backend;
+    final ModelWeights weights;
+    /** Seconds the loading took. */
+    final double loadSeconds;
+
+    private LoadedModel(GgufFile file, ModelConfig config, CpuBackend backend, ModelWeights weights, double seconds) {
+        this.file = file;
+        this.config = config;
+        this.backend = backend;
+        this.weights = weights;
+        this.loadSeconds = seconds;
+    }
+
+    /**
+     * @throws IOException                  if the file cannot be read
+     * @throws GgufFormatException          if it is not a model Gantry can run
+     * @throws UnsupportedOperationException if the backend does not support one of its tensor types
+     */
+    static LoadedModel open(Path path, int threads) throws IOException {
+        long start = System.nanoTime();
+        GgufFile file = GgufFile.open(path);
+        CpuBackend backend = null;
+        try {
+            ModelConfig config = ModelConfig.fromGguf(file);
+            backend = new CpuBackend(threads, true);
+            ModelWeights weights = ModelWeights.upload(file, config, backend);
+            return new LoadedModel(file, config, backend, weights, (System.nanoTime() - start) / 1e9);
+        } catch (RuntimeException e) {
+            if (backend != null) {
+                backend.close();
+            }
+            file.close();
+            throw e;
+        }
+    }
+
+    /** @return the weights in all tensors */
+    long parameters() {
+        return file.tensorInfos().stream().mapToLong(GgufTensorInfo::elementCount).sum();
+    }
+
+    /** @return the bytes of all tensors' data */
+    long tensorBytes() {
+        return file.tensorInfos().stream().mapToLong(GgufTensorInfo::byteSize).sum();
+    }
+
+    /** @return the format that holds the most weights: the one a model is known by (Q8_0 for a Q8_0 model with F32 norms) */
+    TensorType mainType() {
+        Map<TensorType, Long> weightsByType = new EnumMap<>(TensorType.class);
+        for (GgufTensorInfo info : file.tensorInfos()) {
+            weightsByType.merge(info.type(), info.elementCount(), Long::sum);
+        }
+        return weightsByType.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+    }
+
+    /** @return the model's {@code general.name} and main type, or its file name where it has no name */
+    String label() {
+        String fileName = Path.of(file.name()).getFileName().toString();
+        return file.getString("general.name", fileName.replaceFirst("\\.gguf$", "")) + " " + mainType();
+    }
+
+    /** @return one line about the model and where it runs */
+    String summary() {
+        return label() + ": " + config.architecture().ggufName() + ", " + Units.count(parameters()) + " parameters, "
+                + Units.bytes(tensorBytes()) + ", loaded in " + Units.seconds(loadSeconds) + " on "
+                + backend.description();
+    }
+
+    @Override
+    public void close() {
+        weights.close();
+        backend.close();
+        file.close();
+    }
+}
