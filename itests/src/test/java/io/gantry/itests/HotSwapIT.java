@@ -2,6 +2,7 @@ package io.gantry.itests;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNotEquals;
+import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
@@ -10,8 +11,10 @@ import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
 import static org.ops4j.pax.exam.CoreOptions.junitBundles;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
+import io.gantry.api.kv.KvCacheAllocator;
 import io.gantry.api.plugin.PluginInfo;
 import io.gantry.api.plugin.PluginKind;
+import io.gantry.api.plugin.PluginProperties;
 import io.gantry.api.plugin.PluginRegistry;
 import io.gantry.api.scheduler.KvBudget;
 import io.gantry.api.scheduler.Scheduler;
@@ -26,12 +29,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.stream.Stream;
 import javax.inject.Inject;
 import org.junit.After;
@@ -44,6 +49,9 @@ import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceObjects;
+import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.runtime.ServiceComponentRuntime;
 import org.osgi.service.component.runtime.dto.ComponentConfigurationDTO;
 import org.osgi.service.component.runtime.dto.ComponentDescriptionDTO;
@@ -51,9 +59,10 @@ import org.osgi.util.tracker.ServiceTracker;
 
 /**
  * Boots a real Felix with every bundle of the built distribution (bundle/), FileInstall watching a
- * deploy/ and a conf/ folder of its own, and checks the foundation's promises: everything activates,
- * hot deploy binds a new plugin and removal falls back, a .cfg edit switches the active implementation,
- * and callers in a loop see no error across swaps.
+ * deploy/ and a conf/ folder of its own, and checks the foundation's promises: everything activates
+ * (every scheduler and KV allocator among it), hot deploy binds a new plugin and removal falls back, a
+ * .cfg edit switches the active implementation, a plugin configuration the plugin rejects falls back to
+ * the next plugin, and callers in a loop see no error across swaps.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -61,6 +70,7 @@ public class HotSwapIT {
 
     private static final Duration SWAP_TIMEOUT = Duration.ofSeconds(30);
     private static final String ENGINE_CFG = "io.gantry.engine.plugins.cfg";
+    private static final String PAGED_CFG = "io.gantry.kv.paged.cfg";
 
     @Inject
     private BundleContext context;
@@ -95,12 +105,14 @@ public class HotSwapIT {
     @After
     public void restoreDefaults() throws Exception {
         Files.deleteIfExists(conf().resolve(ENGINE_CFG));
+        Files.deleteIfExists(conf().resolve(PAGED_CFG));
         try (Stream<Path> deployed = Files.list(deploy())) {
             for (Path jar : deployed.toList()) {
                 Files.delete(jar);
             }
         }
         awaitActiveScheduler("continuous");
+        awaitActive(PluginKind.KV_ALLOCATOR, "paged");
     }
 
     @Test
@@ -129,8 +141,40 @@ public class HotSwapIT {
             }
         }
         assertEquals(List.of(), problems);
-        assertTrue("expected the engine and scheduler components, found " + components, components >= 4);
+        assertTrue("expected the engine, scheduler and allocator components, found " + components, components >= 7);
+        assertEquals(List.of("continuous", "priority", "static"), names(PluginKind.SCHEDULER));
+        assertEquals(List.of("contiguous", "paged"), names(PluginKind.KV_ALLOCATOR));
         assertEquals(Optional.of("continuous"), registry().active(PluginKind.SCHEDULER).map(PluginInfo::name));
+        assertEquals(Optional.of("paged"), registry().active(PluginKind.KV_ALLOCATOR).map(PluginInfo::name));
+    }
+
+    @Test
+    public void bothAllocatorsServeBlockTablesInOSGi() throws Exception {
+        // Own instances (prototype scope), so the test never touches the instance the engine is bound to.
+        assertEquals("the second sequence reuses two full 16-token blocks", 32,
+                withAllocator("paged", HotSwapIT::secondSequenceReuse).intValue());
+        assertEquals("contiguous reservations share nothing", 0,
+                withAllocator("contiguous", HotSwapIT::secondSequenceReuse).intValue());
+    }
+
+    @Test
+    public void aBadAllocatorConfigurationFallsBackAndAFixedOneTakesEffect() throws Exception {
+        writeCfg(PAGED_CFG, "blockSize = 0\n");
+        awaitActive(PluginKind.KV_ALLOCATOR, "contiguous");
+        writeCfg(PAGED_CFG, "blockSize = 32\n");
+        awaitActive(PluginKind.KV_ALLOCATOR, "paged");
+        assertEquals(32, withAllocator("paged", allocator -> {
+            allocator.attach(1024, 256);
+            return allocator.blockSize();
+        }).intValue());
+    }
+
+    @Test
+    public void thePrioritySchedulerCanBeSelectedByConfiguration() throws Exception {
+        writeEngineCfg("priority");
+        awaitActiveScheduler("priority");
+        StepPlan plan = registry().call(Scheduler.class, scheduler -> scheduler.plan(FixedView.INSTANCE), SWAP_TIMEOUT);
+        assertEquals("the running and the waiting request both run", 2, plan.run().size());
     }
 
     @Test
@@ -289,24 +333,61 @@ public class HotSwapIT {
     }
 
     private void awaitActiveScheduler(String name) throws InterruptedException {
+        awaitActive(PluginKind.SCHEDULER, name);
+    }
+
+    private void awaitActive(PluginKind kind, String name) throws InterruptedException {
         PluginRegistry registry = registry();
         long deadline = System.nanoTime() + SWAP_TIMEOUT.toNanos();
         Optional<String> active = Optional.empty();
         while (System.nanoTime() < deadline) {
-            active = registry.active(PluginKind.SCHEDULER).map(PluginInfo::name);
+            active = registry.active(kind).map(PluginInfo::name);
             if (active.equals(Optional.of(name))) {
                 return;
             }
             Thread.sleep(50);
         }
-        fail("Active scheduler is " + active + ", expected " + name + " within " + SWAP_TIMEOUT);
+        fail("Active " + kind.key() + " is " + active + ", expected " + name + " within " + SWAP_TIMEOUT);
+    }
+
+    /** Runs {@code use} on a new instance of the named allocator, detaching and releasing it afterwards. */
+    private <R> R withAllocator(String name, Function<KvCacheAllocator, R> use) throws InvalidSyntaxException {
+        Collection<ServiceReference<KvCacheAllocator>> references = context.getServiceReferences(KvCacheAllocator.class,
+                PluginProperties.targetFilter(name));
+        assertEquals("one " + name + " allocator expected", 1, references.size());
+        ServiceObjects<KvCacheAllocator> objects = context.getServiceObjects(references.iterator().next());
+        KvCacheAllocator allocator = objects.getService();
+        assertNotNull("the " + name + " allocator did not activate", allocator);
+        try {
+            return use.apply(allocator);
+        } finally {
+            allocator.detach();
+            objects.ungetService(allocator);
+        }
+    }
+
+    /** @return how many prompt tokens a second sequence with the first one's prompt reuses */
+    private static int secondSequenceReuse(KvCacheAllocator allocator) {
+        allocator.attach(1024, 256);
+        int[] prompt = new int[40];
+        allocator.allocate(1, prompt, 40);
+        allocator.commit(1, prompt, 40);
+        return allocator.allocate(2, prompt, 40);
+    }
+
+    private List<String> names(PluginKind kind) throws InterruptedException {
+        return registry().plugins(kind).stream().map(PluginInfo::name).toList();
     }
 
     private void writeEngineCfg(String scheduler) throws IOException {
+        writeCfg(ENGINE_CFG, "scheduler.target = (gantry.plugin.name=" + scheduler + ")\n");
+    }
+
+    private void writeCfg(String file, String content) throws IOException {
         // Write beside, then move: FileInstall must never read a half-written file.
-        Path temporary = conf().resolve(ENGINE_CFG + ".tmp");
-        Files.writeString(temporary, "scheduler.target = (gantry.plugin.name=" + scheduler + ")\n");
-        Files.move(temporary, conf().resolve(ENGINE_CFG), StandardCopyOption.REPLACE_EXISTING,
+        Path temporary = conf().resolve(file + ".tmp");
+        Files.writeString(temporary, content);
+        Files.move(temporary, conf().resolve(file), StandardCopyOption.REPLACE_EXISTING,
                 StandardCopyOption.ATOMIC_MOVE);
     }
 

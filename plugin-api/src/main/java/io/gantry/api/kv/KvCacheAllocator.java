@@ -57,6 +57,10 @@ public interface KvCacheAllocator {
     /**
      * How many more blocks {@code sequenceId} would need to hold {@code totalTokens} positions; for an
      * unknown sequence, how many a new one would need (net of its prefix-cache hit for {@code tokens}).
+     * Put exactly: by how much {@link #allocate} with the same arguments would lower {@link #freeBlocks()}.
+     * A cached block that a new sequence would reuse counts too when no sequence holds it, because it
+     * stops being free (evictable) once reused; so a sum of these figures can be compared with
+     * {@code freeBlocks()}.
      *
      * @param sequenceId  the sequence
      * @param tokens      its tokens so far (used for the prefix lookup of a new sequence)
@@ -96,6 +100,23 @@ public interface KvCacheAllocator {
      * @throws IllegalArgumentException if the sequence is unknown or the destination is too short
      */
     int copyBlockTable(long sequenceId, int[] destination);
+
+    /**
+     * How many blocks {@link #free} would give back to {@link #freeBlocks()} now: the blocks of the
+     * sequence's table that no other sequence holds. The engine answers
+     * {@link io.gantry.api.scheduler.KvBudget#blocksFreedByPreempting} with it.
+     *
+     * <p>The default counts the whole block table, which is right for an allocator that never shares a
+     * block between sequences; an allocator that shares blocks (prefix reuse) must override it.
+     *
+     * @param sequenceId the sequence
+     * @return blocks that freeing the sequence would make free or evictable
+     * @throws IllegalArgumentException if the sequence is unknown
+     * @since 1.1
+     */
+    default int freeableBlocks(long sequenceId) {
+        return copyBlockTable(sequenceId, new int[totalBlocks()]);
+    }
 
     /**
      * Frees what the sequence holds. Blocks shared with others stay until their last holder frees them;

@@ -57,6 +57,27 @@ public final class SimulatedView implements SchedulerView, KvBudget {
         return running(new Seq(id, SequenceState.RUNNING, promptTokens, 0, computed, 64, 0, clock++, 0));
     }
 
+    /**
+     * Sets the clock: the view's {@link #nowNanos()} and the arrival time the helpers above give the
+     * sequences added next; returns this view.
+     */
+    public SimulatedView atNanos(long nanos) {
+        clock = nanos;
+        return this;
+    }
+
+    /**
+     * Adds a sequence exactly as given (any state, priority and arrival time); a running one holds
+     * {@code ceil(computedTokens / blockSize)} blocks. Returns this view.
+     */
+    public SimulatedView add(Seq seq) {
+        if (seq.state() == SequenceState.RUNNING) {
+            return running(seq);
+        }
+        waiting.add(seq);
+        return this;
+    }
+
     private SimulatedView running(Seq seq) {
         running.add(seq);
         heldBlocks += blocksFor(seq.computedTokens());
