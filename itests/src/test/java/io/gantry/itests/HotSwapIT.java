@@ -53,7 +53,7 @@ import org.osgi.util.tracker.ServiceTracker;
  * Boots a real Felix with every bundle of the built distribution (bundle/), FileInstall watching a
  * deploy/ and a conf/ folder of its own, and checks the foundation's promises: everything activates,
  * hot deploy binds a new plugin and removal falls back, a .cfg edit switches the active implementation,
- * and callers in a loop see no error across swaps.
+ * callers in a loop see no error across swaps, and the engine's privately embedded libraries work in Felix.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -131,6 +131,14 @@ public class HotSwapIT {
         assertEquals(List.of(), problems);
         assertTrue("expected the engine and scheduler components, found " + components, components >= 4);
         assertEquals(Optional.of("continuous"), registry().active(PluginKind.SCHEDULER).map(PluginInfo::name));
+    }
+
+    @Test
+    public void theEngineRendersChatTemplatesWithTheLibrariesItCarries() throws Exception {
+        Bundle engine = Stream.of(context.getBundles())
+                .filter(bundle -> "gantry-engine".equals(bundle.getSymbolicName()))
+                .findFirst().orElseThrow();
+        ChatTemplateProbe.renders(engine::loadClass);
     }
 
     @Test
