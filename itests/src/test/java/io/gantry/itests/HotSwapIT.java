@@ -62,7 +62,8 @@ import org.osgi.util.tracker.ServiceTracker;
  * deploy/ and a conf/ folder of its own, and checks the foundation's promises: everything activates
  * (every scheduler and KV allocator among it), hot deploy binds a new plugin and removal falls back, a
  * .cfg edit switches the active implementation, a plugin configuration the plugin rejects falls back to
- * the next plugin, and callers in a loop see no error across swaps.
+ * the next plugin, callers in a loop see no error across swaps, and the engine's privately embedded
+ * libraries work in Felix.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -175,6 +176,14 @@ public class HotSwapIT {
         awaitActiveScheduler("priority");
         StepPlan plan = registry().call(Scheduler.class, scheduler -> scheduler.plan(FixedView.INSTANCE), SWAP_TIMEOUT);
         assertEquals("the running and the waiting request both run", 2, plan.run().size());
+    }
+
+    @Test
+    public void theEngineRendersChatTemplatesWithTheLibrariesItCarries() throws Exception {
+        Bundle engine = Stream.of(context.getBundles())
+                .filter(bundle -> "gantry-engine".equals(bundle.getSymbolicName()))
+                .findFirst().orElseThrow();
+        ChatTemplateProbe.renders(engine::loadClass);
     }
 
     @Test
