@@ -15,7 +15,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
- * Static batching: when nothing runs, up to {@code batch_size} waiting requests form a batch, and that
+ * Static batching: when nothing runs, up to {@code batchSize} waiting requests form a batch, and that
  * batch runs until every member has finished; requests arriving meanwhile wait for the next batch. The
  * baseline continuous batching is measured against.
  */
@@ -31,7 +31,7 @@ public final class StaticScheduler implements Scheduler {
     public @interface Config {
         /** @return the most requests in one batch */
         @AttributeDefinition(name = "Batch size", min = "1", description = "Most requests in one batch")
-        int batch_size() default 8;
+        int batchSize() default 8;
     }
 
     private volatile int batchSize;
@@ -44,10 +44,10 @@ public final class StaticScheduler implements Scheduler {
     @Activate
     @Modified
     void configure(Config config) {
-        if (config.batch_size() < 1) {
-            throw new IllegalArgumentException("batch_size must be at least 1, got " + config.batch_size());
+        if (config.batchSize() < 1) {
+            throw new IllegalArgumentException("batchSize must be at least 1, got " + config.batchSize());
         }
-        this.batchSize = config.batch_size();
+        this.batchSize = config.batchSize();
     }
 
     @Override

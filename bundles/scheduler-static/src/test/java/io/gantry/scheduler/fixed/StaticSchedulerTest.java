@@ -23,7 +23,7 @@ class StaticSchedulerTest {
         for (int id = 1; id <= 12; id++) {
             view.waiting(id, 10);
         }
-        assertEquals(8, scheduler.plan(view).run().size(), "default batch_size is 8");
+        assertEquals(8, scheduler.plan(view).run().size(), "default batchSize is 8");
     }
 
     @Test

@@ -1,0 +1,231 @@
+package io.gantry.engine.serving;
+
+import io.gantry.api.inference.GenerationHandle;
+import io.gantry.api.inference.GenerationRequest;
+import io.gantry.api.inference.InferenceException;
+import io.gantry.api.inference.InferenceService;
+import io.gantry.api.inference.ModelInfo;
+import io.gantry.api.inference.TokenSink;
+import io.gantry.api.plugin.PluginRegistry;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * The engine's {@link InferenceService}: loads the configured models and serves each from its own
+ * {@link StepLoop}, with the scheduler, KV allocator and backend the {@link PluginRegistry} makes active.
+ *
+ * <p>Configured under PID {@value #PID} ({@link Config}); a change restarts it (requests inside end with an
+ * {@code UNAVAILABLE} error). Models load on a thread of their own, and the service is registered only once
+ * they have: transports see no {@link InferenceService} while models load, which is what their health checks
+ * report. A model that cannot be loaded is logged with the reason and left out.
+ */
+@Component(name = EngineService.PID, service = {}, immediate = true, configurationPid = EngineService.PID,
+        configurationPolicy = ConfigurationPolicy.OPTIONAL)
+@Designate(ocd = EngineService.Config.class)
+public final class EngineService implements InferenceService {
+
+    /** The configuration PID. */
+    public static final String PID = "io.gantry.engine";
+
+    /**
+     * The engine's configuration. Keys are the method names (DS would turn {@code _} into {@code .}); they mirror
+     * vLLM's options: {@code maxNumSeqs} is {@code max_num_seqs}, and so on.
+     */
+    @ObjectClassDefinition(name = "Gantry engine", description = "The models to serve and the step loop's limits.")
+    public @interface Config {
+        /** @return model files, each {@code PATH} or {@code ID=PATH}; empty for {@code models/*.gguf} under the home */
+        @AttributeDefinition(name = "Models", description = "GGUF files to serve, each PATH or ID=PATH; the first "
+                + "is the default. Empty: every *.gguf in the models/ folder of the Gantry home.")
+        String[] models() default {};
+
+        /** @return most sequences in one step */
+        @AttributeDefinition(name = "maxNumSeqs", description = "Most sequences in one step.")
+        int maxNumSeqs() default 16;
+
+        /** @return most tokens in one step */
+        @AttributeDefinition(name = "maxNumBatchedTokens",
+                description = "Most tokens in one step, prefill and decode together; bounds prefill chunks.")
+        int maxNumBatchedTokens() default 512;
+
+        /** @return most accepted requests not yet running */
+        @AttributeDefinition(name = "maxWaiting",
+                description = "Most accepted requests not yet running; beyond it requests are refused (overloaded).")
+        int maxWaiting() default 256;
+
+        /** @return KV cache memory per model in MiB */
+        @AttributeDefinition(name = "kvCacheMb", description = "Memory for each model's KV pool, in MiB.")
+        int kvCacheMb() default 256;
+
+        /** @return the default request timeout in seconds */
+        @AttributeDefinition(name = "requestTimeoutSeconds",
+                description = "How long a request may take in all when it does not say.")
+        int requestTimeoutSeconds() default 600;
+    }
+
+    private static final System.Logger LOG = System.getLogger(EngineService.class.getName());
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+
+    private final PluginRegistry plugins;
+    private final ServingLimits limits;
+    private final List<String> modelSpecs;
+    private final BundleContext context;
+    private final AtomicLong requestIds = new AtomicLong();
+    /** Written once by the loader thread before the service is registered; read-only afterwards. */
+    private volatile Map<String, Served> served = Map.of();
+    private volatile boolean closed;
+    private ServiceRegistration<InferenceService> registration;
+    private final Thread loader;
+
+    /** A loaded model and its loop. */
+    private record Served(ServingModel model, StepLoop loop, PromptEncoder encoder) {
+    }
+
+    /**
+     * @param plugins the active plugins
+     * @param config  the configuration
+     * @param context the engine bundle's context, to register the service once models are loaded
+     */
+    @Activate
+    public EngineService(@Reference PluginRegistry plugins, Config config, BundleContext context) {
+        this.plugins = plugins;
+        this.limits = new ServingLimits(config.maxNumSeqs(), config.maxNumBatchedTokens(), config.maxWaiting(),
+                (long) config.kvCacheMb() << 20, Duration.ofSeconds(config.requestTimeoutSeconds()));
+        this.modelSpecs = List.of(config.models());
+        this.context = context;
+        this.loader = new Thread(this::load, "gantry-model-loader");
+        loader.setDaemon(true);
+        loader.start();
+    }
+
+    private void load() {
+        Map<String, Served> loaded = new LinkedHashMap<>();
+        for (ModelSpec spec : modelSpecs()) {
+            try {
+                ServingModel model = ServingModel.open(spec.id(), spec.path());
+                if (loaded.containsKey(model.id())) {
+                    model.close();
+                    LOG.log(System.Logger.Level.ERROR, "Model id {0} is configured twice; serving the first",
+                            model.id());
+                    continue;
+                }
+                StepLoop loop = new StepLoop(model, plugins, limits, requestIds);
+                loaded.put(model.id(), new Served(model, loop, new PromptEncoder(model)));
+                LOG.log(System.Logger.Level.INFO, "Serving model {0} from {1}: {2}", model.id(), spec.path(),
+                        model.config());
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "Cannot serve model " + spec.path() + ": " + e.getMessage());
+            }
+        }
+        synchronized (this) {
+            if (closed || loaded.isEmpty()) {
+                loaded.values().forEach(s -> s.model().close());
+                if (loaded.isEmpty() && !closed) {
+                    LOG.log(System.Logger.Level.WARNING, "No model to serve: configure models in PID " + PID
+                            + " or put a .gguf file into " + modelFolder());
+                }
+                return;
+            }
+            loaded.values().forEach(s -> s.loop().start());
+            served = Map.copyOf(loaded);
+            registration = context.registerService(InferenceService.class, this, null);
+        }
+    }
+
+    private record ModelSpec(String id, Path path) {
+    }
+
+    private List<ModelSpec> modelSpecs() {
+        List<ModelSpec> specs = new ArrayList<>();
+        if (modelSpecs.isEmpty()) {
+            Path folder = modelFolder();
+            try (var files = Files.list(folder)) {
+                files.filter(p -> p.getFileName().toString().endsWith(".gguf")).sorted()
+                        .forEach(p -> specs.add(new ModelSpec(null, p)));
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "No models folder at " + folder, e);
+            }
+            return specs;
+        }
+        for (String spec : modelSpecs) {
+            int equals = spec.indexOf('=');
+            specs.add(equals > 0 ? new ModelSpec(spec.substring(0, equals).trim(),
+                    Path.of(spec.substring(equals + 1).trim())) : new ModelSpec(null, Path.of(spec.trim())));
+        }
+        return specs;
+    }
+
+    private static Path modelFolder() {
+        return Path.of(System.getProperty("gantry.home", ".")).resolve("models");
+    }
+
+    /** Unregisters the service, stops every loop (requests inside end with UNAVAILABLE) and closes the files. */
+    @Deactivate
+    void deactivate() throws InterruptedException {
+        synchronized (this) {
+            closed = true;
+            if (registration != null) {
+                registration.unregister();
+                registration = null;
+            }
+        }
+        loader.join(STOP_TIMEOUT.toMillis());
+        for (Served s : served.values()) {
+            s.loop().stop(STOP_TIMEOUT);
+            s.model().close();
+        }
+    }
+
+    @Override
+    public List<ModelInfo> models() {
+        return served.values().stream().map(s -> s.model().info()).toList();
+    }
+
+    @Override
+    public int[] tokenize(String model, String text, boolean addSpecial, boolean parseSpecial)
+            throws InferenceException {
+        return find(model).model().tokenizer().encode(text, addSpecial, parseSpecial);
+    }
+
+    @Override
+    public String detokenize(String model, int[] tokens) throws InferenceException {
+        try {
+            return find(model).model().tokenizer().decode(tokens);
+        } catch (IllegalArgumentException e) {
+            throw new InferenceException(InferenceException.Kind.INVALID_REQUEST, e.getMessage());
+        }
+    }
+
+    @Override
+    public GenerationHandle submit(GenerationRequest request, TokenSink sink) throws InferenceException {
+        Served s = find(request.model());
+        return s.loop().submit(request, s.encoder().tokens(request.prompt()), sink);
+    }
+
+    private Served find(String model) throws InferenceException {
+        Served s = served.get(model);
+        if (s == null) {
+            throw new InferenceException(InferenceException.Kind.UNKNOWN_MODEL, "The model '" + model
+                    + "' does not exist; served: " + String.join(", ", served.keySet()));
+        }
+        return s;
+    }
+}

@@ -1,0 +1,232 @@
+package io.gantry.engine.serving;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gantry.api.inference.Completion;
+import io.gantry.api.inference.FinishReason;
+import io.gantry.api.inference.GeneratedToken;
+import io.gantry.api.inference.GenerationHandle;
+import io.gantry.api.inference.GenerationRequest;
+import io.gantry.api.inference.InferenceException;
+import io.gantry.api.inference.Prompt;
+import io.gantry.api.inference.SamplingParams;
+import io.gantry.api.inference.TokenSink;
+import io.gantry.api.kv.KvCacheAllocator;
+import io.gantry.api.scheduler.Scheduler;
+import io.gantry.backend.cpu.CpuBackend;
+import io.gantry.engine.gguf.SharedModels;
+import io.gantry.engine.model.Generator;
+import io.gantry.engine.model.Transformer;
+import io.gantry.engine.model.ModelWeights;
+import io.gantry.kv.contiguous.ContiguousKvAllocator;
+import io.gantry.kv.paged.PagedKvAllocator;
+import io.gantry.scheduler.continuous.ContinuousScheduler;
+import io.gantry.scheduler.fixed.StaticScheduler;
+import io.gantry.scheduler.priority.PriorityScheduler;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The step loop on stories260K with the real policies: many concurrent greedy requests give exactly the text each
+ * gives alone, under every scheduler and allocator and across swaps; cancellation frees KV space; admission
+ * limits refuse at once.
+ */
+class StepLoopTest {
+
+    private static final List<String> PROMPTS = List.of("Once upon a time", "Tom had a red ball. He",
+            "The cat sat on the", "Lily wanted to play", "One day, a little bird", "The sun was hot and",
+            "Sam and his dog went", "There was a big tree", "Mom said", "The boy ran to the park and",
+            "A little girl named Sue", "It was a rainy day");
+
+    private static ServingModel model;
+    private static CpuBackend backend;
+    private static List<String> alone;
+
+    @BeforeAll
+    static void load() throws IOException {
+        model = ServingModel.open(null, SharedModels.require("stories260K.gguf"));
+        backend = new CpuBackend(2, true);
+        alone = new ArrayList<>();
+        try (ModelWeights weights = ModelWeights.upload(model.file(), model.config(), backend);
+             Transformer transformer = new Transformer(weights, 64, 1, 1024)) {
+            Generator generator = new Generator(transformer, model.tokenizer());
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                alone.add(generator.generate(Generator.Request.greedy(prompt(i), maxTokens(i)), (s, t) -> { })
+                        .text());
+            }
+        }
+    }
+
+    @AfterAll
+    static void unload() {
+        if (backend != null) {
+            backend.close();
+        }
+        if (model != null) {
+            model.close();
+        }
+    }
+
+    private static int[] prompt(int i) {
+        return model.tokenizer().encode(PROMPTS.get(i), true, true);
+    }
+
+    private static int maxTokens(int i) {
+        return 20 + 13 * i % 50;
+    }
+
+    private static GenerationRequest request(int i) {
+        return new GenerationRequest(model.id(), new Prompt.Text(PROMPTS.get(i)), SamplingParams.GREEDY,
+                maxTokens(i), List.of(), null, false, -1, i % 3, null, null);
+    }
+
+    /** Collects a request's text and ending. */
+    private static final class Collector implements TokenSink {
+        final StringBuilder text = new StringBuilder();
+        final CompletableFuture<Completion> done = new CompletableFuture<>();
+        final CountDownLatch firstToken = new CountDownLatch(1);
+
+        @Override
+        public void onToken(GeneratedToken token) {
+            text.append(token.text());
+            firstToken.countDown();
+        }
+
+        @Override
+        public void onComplete(Completion completion) {
+            done.complete(completion);
+        }
+
+        @Override
+        public void onError(InferenceException error) {
+            done.completeExceptionally(error);
+        }
+    }
+
+    private static StepLoop loop(SwappablePlugins plugins, int maxNumSeqs, int maxWaiting) {
+        StepLoop loop = new StepLoop(model, plugins,
+                new ServingLimits(maxNumSeqs, 48, maxWaiting, 8L << 20, Duration.ofMinutes(1)), new AtomicLong());
+        loop.start();
+        return loop;
+    }
+
+    static Stream<Arguments> policies() {
+        List<Supplier<Scheduler>> schedulers = List.of(ContinuousScheduler::new, StaticScheduler::new,
+                PriorityScheduler::new);
+        List<Supplier<KvCacheAllocator>> allocators = List.of(() -> new PagedKvAllocator(16, true),
+                () -> new PagedKvAllocator(4, false), ContiguousKvAllocator::new);
+        return schedulers.stream().flatMap(s -> allocators.stream().map(a -> Arguments.of(s.get(), a.get())));
+    }
+
+    @ParameterizedTest(name = "{0} with {1}")
+    @MethodSource("policies")
+    void concurrentRequestsGiveTheTextEachGivesAlone(Scheduler scheduler, KvCacheAllocator allocator)
+            throws Exception {
+        StepLoop loop = loop(new SwappablePlugins(backend, allocator, scheduler), 6, 64);
+        try {
+            List<Collector> collectors = new ArrayList<>();
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                Collector collector = new Collector();
+                loop.submit(request(i), prompt(i), collector);
+                collectors.add(collector);
+            }
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                collectors.get(i).done.get(60, TimeUnit.SECONDS);
+                assertEquals(alone.get(i), collectors.get(i).text.toString(), "request " + i);
+            }
+            assertEquals(0, allocator.stats().usedBlocks(), "every block is back");
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void swappingSchedulerAndAllocatorWhileRunningLosesNothingAndChangesNoText() throws Exception {
+        SwappablePlugins plugins = new SwappablePlugins(backend, new PagedKvAllocator(16, true),
+                new ContinuousScheduler());
+        StepLoop loop = loop(plugins, 8, 64);
+        try {
+            List<Collector> collectors = new ArrayList<>();
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                Collector collector = new Collector();
+                loop.submit(request(i), prompt(i), collector);
+                collectors.add(collector);
+            }
+            collectors.getFirst().firstToken.await(30, TimeUnit.SECONDS);
+            plugins.allocator = new ContiguousKvAllocator();
+            plugins.scheduler = new PriorityScheduler();
+            Thread.sleep(20);
+            plugins.allocator = new PagedKvAllocator(8, true);
+            plugins.scheduler = new StaticScheduler();
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                Completion completion = collectors.get(i).done.get(60, TimeUnit.SECONDS);
+                assertEquals(alone.get(i), collectors.get(i).text.toString(), "request " + i);
+                assertTrue(completion.reason() == FinishReason.LENGTH || completion.reason() == FinishReason.STOP);
+            }
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void cancellingFreesTheKvSpaceAndEndsTheRequestAsCancelled() throws Exception {
+        PagedKvAllocator allocator = new PagedKvAllocator(16, false);
+        StepLoop loop = loop(new SwappablePlugins(backend, allocator, new ContinuousScheduler()), 4, 64);
+        try {
+            Collector collector = new Collector();
+            GenerationRequest endless = new GenerationRequest(model.id(), new Prompt.Text("Once upon a time"),
+                    SamplingParams.GREEDY, 1500, List.of(), null, true, -1, 0, null, null);
+            GenerationHandle handle = loop.submit(endless, prompt(0), collector);
+            collector.firstToken.await(30, TimeUnit.SECONDS);
+            handle.cancel();
+            Completion completion = collector.done.get(30, TimeUnit.SECONDS);
+            assertEquals(FinishReason.CANCELLED, completion.reason());
+            assertEquals(completion, handle.completion().toCompletableFuture().get());
+            assertEquals(0, allocator.stats().usedBlocks());
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void requestsBeyondTheContextOrTheQueueAreRefusedAtOnce() throws Exception {
+        StepLoop loop = loop(new SwappablePlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
+                1, 2);
+        try {
+            GenerationRequest tooLong = new GenerationRequest(model.id(), new Prompt.Text("Hi"),
+                    SamplingParams.GREEDY, model.config().contextLength(), List.of(), null, false, -1, 0, null, null);
+            InferenceException context = assertThrows(InferenceException.class,
+                    () -> loop.submit(tooLong, prompt(0), new Collector()));
+            assertEquals(InferenceException.Kind.CONTEXT_LENGTH_EXCEEDED, context.kind());
+            List<GenerationHandle> accepted = new ArrayList<>();
+            InferenceException overloaded = assertThrows(InferenceException.class, () -> {
+                for (int i = 0; i < 100; i++) {
+                    accepted.add(loop.submit(new GenerationRequest(model.id(), new Prompt.Text("Hi"),
+                            SamplingParams.GREEDY, 500, List.of(), null, true, -1, 0, null, null), prompt(0),
+                            new Collector()));
+                }
+            });
+            assertEquals(InferenceException.Kind.OVERLOADED, overloaded.kind());
+            assertTrue(accepted.size() < 100, "the queue is bounded");
+            accepted.forEach(GenerationHandle::cancel);
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+}
