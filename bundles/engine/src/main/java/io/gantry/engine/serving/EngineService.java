@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
@@ -52,9 +53,13 @@ public final class EngineService implements InferenceService {
      */
     @ObjectClassDefinition(name = "Gantry engine", description = "The models to serve and the step loop's limits.")
     public @interface Config {
-        /** @return model files, each {@code PATH} or {@code ID=PATH}; empty for {@code models/*.gguf} under the home */
-        @AttributeDefinition(name = "Models", description = "GGUF files to serve, each PATH or ID=PATH; the first "
-                + "is the default. Empty: every *.gguf in the models/ folder of the Gantry home.")
+        /**
+         * @return model files, each {@code PATH} or {@code ID=PATH} (several in one value: comma-separated); empty
+         *         for every {@code *.gguf} in {@code models/} of the Gantry home
+         */
+        @AttributeDefinition(name = "Models", description = "GGUF files to serve, each PATH or ID=PATH, "
+                + "comma-separated; the first is the default. Empty: every *.gguf in the models/ folder of the "
+                + "Gantry home.")
         String[] models() default {};
 
         /** @return most sequences in one step */
@@ -165,7 +170,9 @@ public final class EngineService implements InferenceService {
             }
             return specs;
         }
-        for (String spec : modelSpecs) {
+        // A .cfg file gives one string: split it on commas.
+        for (String spec : modelSpecs.stream().flatMap(s -> Stream.of(s.split(","))).filter(s -> !s.isBlank())
+                .toList()) {
             int equals = spec.indexOf('=');
             specs.add(equals > 0 ? new ModelSpec(spec.substring(0, equals).trim(),
                     Path.of(spec.substring(equals + 1).trim())) : new ModelSpec(null, Path.of(spec.trim())));
@@ -173,8 +180,9 @@ public final class EngineService implements InferenceService {
         return specs;
     }
 
-    private static Path modelFolder() {
-        return Path.of(System.getProperty("gantry.home", ".")).resolve("models");
+    private Path modelFolder() {
+        String home = context.getProperty("gantry.home");
+        return Path.of(home != null ? home : ".").resolve("models");
     }
 
     /** Unregisters the service, stops every loop (requests inside end with UNAVAILABLE) and closes the files. */

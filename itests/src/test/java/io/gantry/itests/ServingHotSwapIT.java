@@ -1,0 +1,218 @@
+package io.gantry.itests;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+import static org.junit.Assume.assumeTrue;
+import static org.ops4j.pax.exam.CoreOptions.bundle;
+import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
+import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
+import static org.ops4j.pax.exam.CoreOptions.junitBundles;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
+
+import io.gantry.api.backend.DeviceBackend;
+import io.gantry.api.inference.Completion;
+import io.gantry.api.inference.FinishReason;
+import io.gantry.api.inference.GeneratedToken;
+import io.gantry.api.inference.GenerationRequest;
+import io.gantry.api.inference.InferenceException;
+import io.gantry.api.inference.InferenceService;
+import io.gantry.api.inference.Prompt;
+import io.gantry.api.inference.SamplingParams;
+import io.gantry.api.inference.TokenSink;
+import io.gantry.api.plugin.PluginInfo;
+import io.gantry.api.plugin.PluginKind;
+import io.gantry.api.plugin.PluginRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import javax.inject.Inject;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.BundleContext;
+import org.osgi.util.tracker.ServiceTracker;
+
+/**
+ * The serving core in a real Felix with the distribution's bundles, serving stories260K: 16 greedy streams run
+ * while the scheduler, the KV allocator and the backend are each switched through {@code .cfg} files, and every
+ * stream ends normally with exactly the text it gives without the switches.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class ServingHotSwapIT {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final String MODEL = "stories260K";
+    private static final List<String> PROMPTS = List.of("Once upon a time", "Tom had a red ball. He",
+            "The cat sat on the", "Lily wanted to play", "One day, a little bird", "The sun was hot and",
+            "Sam and his dog went", "There was a big tree", "Mom said", "The boy ran to the park and",
+            "A little girl named Sue", "It was a rainy day", "The dog barked at", "Ben found a box",
+            "In the garden there was", "The little fish swam");
+
+    @Inject
+    private BundleContext context;
+
+    @Configuration
+    public Option[] configuration() throws IOException {
+        Path distribution = Path.of(System.getProperty("gantry.distribution"));
+        Path work = Path.of(System.getProperty("gantry.itest.work")).resolve("serving");
+        Path conf = recreate(work.resolve("conf"));
+        Path model = Path.of(System.getProperty("gantry.shared.models", "../shared/models")).resolve(MODEL + ".gguf");
+        if (Files.exists(model)) {
+            // Small limits, so that 16 streams share a queue and a pool that swaps must rebuild.
+            Files.writeString(conf.resolve("io.gantry.engine.cfg"), "models = " + model.toAbsolutePath()
+                    + "\nmaxNumSeqs = 16\nmaxNumBatchedTokens = 64\nkvCacheMb = 16\n");
+        }
+        List<Option> options = new ArrayList<>(List.of(
+                junitBundles(),
+                cleanCaches(true),
+                systemProperty("gantry.itest.conf").value(conf.toString()),
+                systemProperty("gantry.itest.model").value(model.toString()),
+                frameworkProperty("felix.fileinstall.dir").value(conf.toString()),
+                frameworkProperty("felix.fileinstall.poll").value("100"),
+                frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
+                frameworkProperty("felix.fileinstall.enableConfigSave").value("false"),
+                frameworkProperty("ds.loglevel").value("warn")));
+        try (Stream<Path> jars = Files.list(distribution.resolve("bundle"))) {
+            jars.filter(jar -> jar.toString().endsWith(".jar")).sorted()
+                    .forEach(jar -> options.add(bundle(jar.toUri().toString())));
+        }
+        return options.toArray(Option[]::new);
+    }
+
+    @Test
+    public void sixteenStreamsSurviveSchedulerAllocatorAndBackendSwapsWithUnchangedText() throws Exception {
+        assumeTrue("stories260K.gguf is not in ../shared/models; skipping the serving itest",
+                Files.exists(Path.of(System.getProperty("gantry.itest.model"))));
+        InferenceService engine = service(InferenceService.class);
+        assertEquals(MODEL, engine.models().getFirst().id());
+
+        List<Stream16> baseline = submitAll(engine);
+        List<String> expected = new ArrayList<>();
+        for (Stream16 stream : baseline) {
+            assertEquals(FinishReason.LENGTH, stream.done.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS).reason());
+            expected.add(stream.text.toString());
+        }
+
+        List<Stream16> swapped = submitAll(engine);
+        for (Stream16 stream : swapped) {
+            assertTrue("every stream starts", stream.firstToken.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS));
+        }
+        DeviceBackend backendBefore = service(DeviceBackend.class);
+        writeCfg("io.gantry.engine.plugins.cfg", "scheduler.target = (gantry.plugin.name=static)\n"
+                + "kvAllocator.target = (gantry.plugin.name=contiguous)\n");
+        awaitActive(PluginKind.SCHEDULER, "static");
+        awaitActive(PluginKind.KV_ALLOCATOR, "contiguous");
+        assertTrue("the swaps happen while the streams run", swapped.stream().anyMatch(s -> !s.done.isDone()));
+        // A new configuration restarts the CPU backend component: a new backend instance, a new KV pool.
+        writeCfg("io.gantry.backend.cpu.cfg", "threads = 1\n");
+        awaitNewBackend(backendBefore);
+        writeCfg("io.gantry.engine.plugins.cfg", "scheduler.target = (gantry.plugin.name=priority)\n");
+        awaitActive(PluginKind.SCHEDULER, "priority");
+        awaitActive(PluginKind.KV_ALLOCATOR, "paged");
+
+        for (int i = 0; i < swapped.size(); i++) {
+            Completion completion = swapped.get(i).done.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertEquals(FinishReason.LENGTH, completion.reason());
+            assertEquals("stream " + i, expected.get(i), swapped.get(i).text.toString());
+        }
+    }
+
+    /** One stream's text and end. */
+    private static final class Stream16 implements TokenSink {
+        final StringBuilder text = new StringBuilder();
+        final CompletableFuture<Completion> done = new CompletableFuture<>();
+        final CountDownLatch firstToken = new CountDownLatch(1);
+
+        @Override
+        public void onToken(GeneratedToken token) {
+            text.append(token.text());
+            firstToken.countDown();
+        }
+
+        @Override
+        public void onComplete(Completion completion) {
+            done.complete(completion);
+        }
+
+        @Override
+        public void onError(InferenceException error) {
+            done.completeExceptionally(error);
+        }
+    }
+
+    private static List<Stream16> submitAll(InferenceService engine) throws InferenceException {
+        List<Stream16> streams = new ArrayList<>();
+        for (String prompt : PROMPTS) {
+            Stream16 stream = new Stream16();
+            // Long enough (ignore_eos) that the streams are still running when the swaps land.
+            engine.submit(new GenerationRequest(MODEL, new Prompt.Text(prompt), SamplingParams.GREEDY, 800,
+                    List.of(), null, true, -1, 0, null, null), stream);
+            streams.add(stream);
+        }
+        return streams;
+    }
+
+    private <T> T service(Class<T> type) throws InterruptedException {
+        ServiceTracker<T, T> tracker = new ServiceTracker<>(context, type, null);
+        tracker.open();
+        T service = tracker.waitForService(TIMEOUT.toMillis());
+        if (service == null) {
+            fail("No " + type.getName() + " service within " + TIMEOUT);
+        }
+        return service;
+    }
+
+    private void awaitActive(PluginKind kind, String name) throws InterruptedException {
+        PluginRegistry registry = service(PluginRegistry.class);
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!registry.active(kind).map(PluginInfo::name).equals(Optional.of(name))) {
+            if (System.nanoTime() > deadline) {
+                fail(kind + " did not become " + name + "; active: " + registry.active(kind));
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private void awaitNewBackend(DeviceBackend before) throws InterruptedException {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (service(DeviceBackend.class) == before) {
+            if (System.nanoTime() > deadline) {
+                fail("The CPU backend was not restarted by its new configuration");
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private static void writeCfg(String file, String content) throws IOException {
+        Path conf = Path.of(System.getProperty("gantry.itest.conf"));
+        Path temporary = conf.resolve(file + ".tmp");
+        Files.writeString(temporary, content);
+        Files.move(temporary, conf.resolve(file), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static Path recreate(Path directory) throws IOException {
+        if (Files.exists(directory)) {
+            try (Stream<Path> files = Files.list(directory)) {
+                for (Path file : files.toList()) {
+                    Files.delete(file);
+                }
+            }
+        }
+        return Files.createDirectories(directory);
+    }
+}
