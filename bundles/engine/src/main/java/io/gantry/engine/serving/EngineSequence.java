@@ -36,7 +36,7 @@ final class EngineSequence implements SequenceView, GenerationHandle {
     private int preemptions;
     private int cachedPromptTokens = -1;
     private boolean admitted;
-    private long firstTokenNanos;
+    private boolean streamed;
     private long lastTokenNanos;
     /** The block table, as the allocator last copied it; sized for the longest sequence. */
     private int[] blockTable = new int[0];
@@ -182,16 +182,10 @@ final class EngineSequence implements SequenceView, GenerationHandle {
 
     /** Records that a token was streamed now. @return the gap since the previous one, or -1 for the first */
     long tokenStreamed(long now) {
-        long gap = firstTokenNanos == 0 ? -1 : now - lastTokenNanos;
-        if (firstTokenNanos == 0) {
-            firstTokenNanos = now;
-        }
+        long gap = streamed ? now - lastTokenNanos : -1;
+        streamed = true;
         lastTokenNanos = now;
         return gap;
-    }
-
-    long firstTokenNanos() {
-        return firstTokenNanos;
     }
 
     /** Ends the request: the sink's last call and the handle's completion. */

@@ -6,6 +6,8 @@ import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.InferenceService;
 import io.gantry.api.inference.ModelInfo;
 import io.gantry.api.inference.TokenSink;
+import io.gantry.api.metrics.MetricFamily;
+import io.gantry.api.metrics.MetricsSource;
 import io.gantry.api.plugin.PluginRegistry;
 
 import java.io.IOException;
@@ -31,18 +33,18 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
- * The engine's {@link InferenceService}: loads the configured models and serves each from its own
+ * The engine's {@link InferenceService} and {@link MetricsSource}: loads the configured models and serves each from its own
  * {@link StepLoop}, with the scheduler, KV allocator and backend the {@link PluginRegistry} makes active.
  *
  * <p>Configured under PID {@value #PID} ({@link Config}); a change restarts it (requests inside end with an
  * {@code UNAVAILABLE} error). Models load on a thread of their own, and the service is registered only once
- * they have: transports see no {@link InferenceService} while models load, which is what their health checks
+ * they have (both services at once): transports see no {@link InferenceService} while models load, which is what their health checks
  * report. A model that cannot be loaded is logged with the reason and left out.
  */
 @Component(name = EngineService.PID, service = {}, immediate = true, configurationPid = EngineService.PID,
         configurationPolicy = ConfigurationPolicy.OPTIONAL)
 @Designate(ocd = EngineService.Config.class)
-public final class EngineService implements InferenceService {
+public final class EngineService implements InferenceService, MetricsSource {
 
     /** The configuration PID. */
     public static final String PID = "io.gantry.engine";
@@ -97,7 +99,7 @@ public final class EngineService implements InferenceService {
     /** Written once by the loader thread before the service is registered; read-only afterwards. */
     private volatile Map<String, Served> served = Map.of();
     private volatile boolean closed;
-    private ServiceRegistration<InferenceService> registration;
+    private ServiceRegistration<?> registration;
     private final Thread loader;
 
     /** A loaded model and its loop. */
@@ -151,7 +153,8 @@ public final class EngineService implements InferenceService {
             }
             loaded.values().forEach(s -> s.loop().start());
             served = Map.copyOf(loaded);
-            registration = context.registerService(InferenceService.class, this, null);
+            registration = context.registerService(
+                    new String[] {InferenceService.class.getName(), MetricsSource.class.getName()}, this, null);
         }
     }
 
@@ -200,6 +203,19 @@ public final class EngineService implements InferenceService {
             s.loop().stop(STOP_TIMEOUT);
             s.model().close();
         }
+    }
+
+    /** @return every loop's metrics, the samples of each family together */
+    @Override
+    public List<MetricFamily> collect() {
+        Map<String, MetricFamily> families = new LinkedHashMap<>();
+        for (Served s : served.values()) {
+            for (MetricFamily family : s.loop().metrics().collect()) {
+                families.merge(family.name(), family, (a, b) -> new MetricFamily(a.name(), a.help(), a.type(),
+                        Stream.concat(a.samples().stream(), b.samples().stream()).toList()));
+            }
+        }
+        return List.copyOf(families.values());
     }
 
     @Override

@@ -67,6 +67,7 @@ final class StepLoop implements Runnable {
     /** Requests accepted but not admitted yet: what the admission limit bounds. */
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicLong nextId;
+    private final ServingMetrics metrics;
     private final Thread thread;
     private volatile boolean stopping;
 
@@ -92,6 +93,7 @@ final class StepLoop implements Runnable {
         this.limits = limits;
         this.schedulerLimits = new SchedulerLimits(limits.maxNumSeqs(), limits.maxNumBatchedTokens());
         this.nextId = ids;
+        this.metrics = new ServingMetrics(model.id(), "default");
         this.thread = new Thread(this, "gantry-engine-" + model.id());
         thread.setDaemon(true);
     }
@@ -164,9 +166,9 @@ final class StepLoop implements Runnable {
         thread.join(timeout.toMillis());
     }
 
-    /** @return requests queued or running (an estimate, safe from any thread) */
-    int load() {
-        return queued.get();
+    /** @return what this loop records; safe to read from any thread */
+    ServingMetrics metrics() {
+        return metrics;
     }
 
     @Override
@@ -314,6 +316,7 @@ final class StepLoop implements Runnable {
             budget -= count;
         }
         if (stepped.isEmpty()) {
+            metrics.state(running.size(), waiting.size(), allocator.stats());
             return false;
         }
         float[] logits = transformer.forward(batch);
@@ -327,6 +330,7 @@ final class StepLoop implements Runnable {
                 emit(sequence, logits, logitRows.get(i) * vocabulary, done);
             }
         }
+        metrics.state(running.size(), waiting.size(), allocator.stats());
         return true;
     }
 
@@ -355,6 +359,8 @@ final class StepLoop implements Runnable {
         running.add(sequence);
         if (firstTime) {
             queued.decrementAndGet();
+            metrics.admitted(System.nanoTime() - sequence.arrivalNanos(), sequence.promptTokens(),
+                    sequence.computedTokens());
         }
         return Math.min(count, sequence.pendingTokens());
     }
@@ -369,12 +375,14 @@ final class StepLoop implements Runnable {
         SequenceOutput output = sequence.output();
         GeneratedToken token = output.next(logits, offset);
         FinishReason finish = output.finishReason();
-        if (token == null) {
+        if (token != null) {
+            metrics.token(sequence.tokenStreamed(now), now - sequence.arrivalNanos());
+        } else {
             String rest = output.finish();
             // Text held back for a possible stop string is output after all: it comes with the stop token.
             token = rest.isEmpty() ? null : new GeneratedToken(output.stopToken(), rest, Float.NaN, List.of());
         }
-        if (token != null && !deliver(sequence, token, now)) {
+        if (token != null && !deliver(sequence, token)) {
             finish = FinishReason.CANCELLED;
         }
         if (finish != null) {
@@ -383,8 +391,7 @@ final class StepLoop implements Runnable {
     }
 
     /** @return whether the sink took the token; a sink that throws cancels its request only */
-    private boolean deliver(EngineSequence sequence, GeneratedToken token, long now) {
-        sequence.tokenStreamed(now);
+    private boolean deliver(EngineSequence sequence, GeneratedToken token) {
         try {
             sequence.sink().onToken(token);
             return true;
@@ -408,6 +415,9 @@ final class StepLoop implements Runnable {
         if (reason == FinishReason.CANCELLED || reason == FinishReason.TIMEOUT) {
             sequence.output().finish();
         }
+        metrics.finished(reason, System.nanoTime() - sequence.arrivalNanos());
+        // Before the request completes: whoever waits on it then reads gauges that no longer count it.
+        metrics.state(running.size(), waiting.size(), allocator == null ? null : allocator.stats());
         try {
             sequence.complete(reason);
         } catch (RuntimeException e) {
@@ -417,6 +427,7 @@ final class StepLoop implements Runnable {
 
     private void preempt(EngineSequence sequence) {
         allocator.free(sequence.id());
+        metrics.preempted();
         sequence.preempt();
         running.remove(sequence);
         int at = Collections.binarySearch(waiting, sequence, ARRIVAL);
@@ -468,6 +479,7 @@ final class StepLoop implements Runnable {
                 LOG.log(System.Logger.Level.DEBUG, "Freeing a failed sequence's KV failed", e);
             }
             running.remove(sequence);
+            metrics.failed();
             failQuietly(sequence, error);
         }
     }

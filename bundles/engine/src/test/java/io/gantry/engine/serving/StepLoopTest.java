@@ -14,6 +14,8 @@ import io.gantry.api.inference.Prompt;
 import io.gantry.api.inference.SamplingParams;
 import io.gantry.api.inference.TokenSink;
 import io.gantry.api.kv.KvCacheAllocator;
+import io.gantry.api.metrics.MetricFamily;
+import io.gantry.api.metrics.MetricSample;
 import io.gantry.api.scheduler.Scheduler;
 import io.gantry.backend.cpu.CpuBackend;
 import io.gantry.engine.gguf.SharedModels;
@@ -28,7 +30,9 @@ import io.gantry.scheduler.priority.PriorityScheduler;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -182,6 +186,48 @@ class StepLoopTest {
         } finally {
             loop.stop(Duration.ofSeconds(10));
         }
+    }
+
+    @Test
+    void metricsCountEveryRequestTokenAndLatency() throws Exception {
+        StepLoop loop = loop(new SwappablePlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
+                4, 64);
+        try {
+            List<Collector> collectors = new ArrayList<>();
+            int promptTokens = 0;
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                Collector collector = new Collector();
+                loop.submit(request(i), prompt(i), collector);
+                collectors.add(collector);
+                promptTokens += prompt(i).length;
+            }
+            long generated = 0;
+            for (Collector collector : collectors) {
+                generated += collector.done.get(60, TimeUnit.SECONDS).completionTokens();
+            }
+            Map<String, MetricFamily> families = new HashMap<>();
+            loop.metrics().collect().forEach(family -> families.put(family.name(), family));
+            assertEquals(promptTokens, value(families, "gantry:prompt_tokens_total"));
+            assertEquals(generated, value(families, "gantry:generation_tokens_total"));
+            assertEquals(0, value(families, "gantry:num_requests_running"));
+            double ended = families.get("gantry:request_success_total").samples().stream()
+                    .mapToDouble(sample -> ((MetricSample.Value) sample).value()).sum();
+            assertEquals(PROMPTS.size(), ended);
+            MetricSample.Distribution ttft = (MetricSample.Distribution) families
+                    .get("gantry:time_to_first_token_seconds").samples().getFirst();
+            assertEquals(PROMPTS.size(), ttft.count());
+            assertTrue(ttft.sum() > 0);
+            MetricSample.Distribution itl = (MetricSample.Distribution) families
+                    .get("gantry:inter_token_latency_seconds").samples().getFirst();
+            assertEquals(generated - PROMPTS.size(), itl.count());
+            assertEquals(Map.of("model_name", model.id(), "variant", "default"), ttft.labels());
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    private static double value(Map<String, MetricFamily> families, String name) {
+        return ((MetricSample.Value) families.get(name).samples().getFirst()).value();
     }
 
     @Test
