@@ -1,12 +1,6 @@
 package io.gantry.engine.serving;
 
-import io.gantry.api.inference.GenerationHandle;
-import io.gantry.api.inference.GenerationRequest;
-import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.InferenceService;
-import io.gantry.api.inference.ModelInfo;
-import io.gantry.api.inference.TokenSink;
-import io.gantry.api.metrics.MetricFamily;
 import io.gantry.api.metrics.MetricsSource;
 import io.gantry.api.plugin.PluginRegistry;
 
@@ -15,9 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
@@ -33,18 +27,19 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
- * The engine's {@link InferenceService} and {@link MetricsSource}: loads the configured models and serves each from its own
- * {@link StepLoop}, with the scheduler, KV allocator and backend the {@link PluginRegistry} makes active.
+ * Registers the engine's {@link InferenceService} and {@link MetricsSource} (an {@link Engine}): loads the
+ * configured models and serves each from its own {@link ModelServer}, with the scheduler, KV allocator and
+ * backend the {@link PluginRegistry} makes active.
  *
  * <p>Configured under PID {@value #PID} ({@link Config}); a change restarts it (requests inside end with an
- * {@code UNAVAILABLE} error). Models load on a thread of their own, and the service is registered only once
- * they have (both services at once): transports see no {@link InferenceService} while models load, which is what their health checks
+ * {@code UNAVAILABLE} error). Models load on a thread of their own, and the services are registered only once
+ * they have: transports see no {@link InferenceService} while models load, which is what their health checks
  * report. A model that cannot be loaded is logged with the reason and left out.
  */
 @Component(name = EngineService.PID, service = {}, immediate = true, configurationPid = EngineService.PID,
         configurationPolicy = ConfigurationPolicy.OPTIONAL)
 @Designate(ocd = EngineService.Config.class)
-public final class EngineService implements InferenceService, MetricsSource {
+public final class EngineService {
 
     /** The configuration PID. */
     public static final String PID = "io.gantry.engine";
@@ -89,27 +84,23 @@ public final class EngineService implements InferenceService, MetricsSource {
     }
 
     private static final System.Logger LOG = System.getLogger(EngineService.class.getName());
-    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
 
     private final PluginRegistry plugins;
     private final ServingLimits limits;
     private final List<String> modelSpecs;
     private final BundleContext context;
-    private final AtomicLong requestIds = new AtomicLong();
-    /** Written once by the loader thread before the service is registered; read-only afterwards. */
-    private volatile Map<String, Served> served = Map.of();
-    private volatile boolean closed;
-    private ServiceRegistration<?> registration;
     private final Thread loader;
-
-    /** A loaded model and its loop. */
-    private record Served(ServingModel model, StepLoop loop, PromptEncoder encoder) {
-    }
+    /** Guarded by this. */
+    private boolean closed;
+    /** Guarded by this. */
+    private Engine engine;
+    /** Guarded by this. */
+    private ServiceRegistration<?> registration;
 
     /**
      * @param plugins the active plugins
      * @param config  the configuration
-     * @param context the engine bundle's context, to register the service once models are loaded
+     * @param context the engine bundle's context, to register the services once models are loaded
      */
     @Activate
     public EngineService(@Reference PluginRegistry plugins, Config config, BundleContext context) {
@@ -124,37 +115,47 @@ public final class EngineService implements InferenceService, MetricsSource {
     }
 
     private void load() {
-        Map<String, Served> loaded = new LinkedHashMap<>();
+        List<ModelServer> servers = new ArrayList<>();
+        Set<String> ids = new HashSet<>();
+        AtomicLong requestIds = new AtomicLong();
         for (ModelSpec spec : modelSpecs()) {
             try {
-                ServingModel model = ServingModel.open(spec.id(), spec.path());
-                if (loaded.containsKey(model.id())) {
-                    model.close();
+                ModelServer server = ModelServer.start(spec.id(), spec.path(), plugins, limits, requestIds);
+                if (!ids.add(server.id())) {
                     LOG.log(System.Logger.Level.ERROR, "Model id {0} is configured twice; serving the first",
-                            model.id());
+                            server.id());
+                    server.close();
                     continue;
                 }
-                StepLoop loop = new StepLoop(model, plugins, limits, requestIds);
-                loaded.put(model.id(), new Served(model, loop, new PromptEncoder(model)));
-                LOG.log(System.Logger.Level.INFO, "Serving model {0} from {1}: {2}", model.id(), spec.path(),
-                        model.config());
+                servers.add(server);
+                LOG.log(System.Logger.Level.INFO, "Serving model {0} from {1}: {2}", server.id(), spec.path(),
+                        server.describe());
             } catch (IOException | RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "Cannot serve model " + spec.path() + ": " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
         synchronized (this) {
-            if (closed || loaded.isEmpty()) {
-                loaded.values().forEach(s -> s.model().close());
-                if (loaded.isEmpty() && !closed) {
-                    LOG.log(System.Logger.Level.WARNING, "No model to serve: configure models in PID " + PID
-                            + " or put a .gguf file into " + modelFolder());
-                }
+            if (!closed && !servers.isEmpty()) {
+                engine = new Engine(servers);
+                registration = context.registerService(
+                        new String[] {InferenceService.class.getName(), MetricsSource.class.getName()}, engine, null);
                 return;
             }
-            loaded.values().forEach(s -> s.loop().start());
-            served = Map.copyOf(loaded);
-            registration = context.registerService(
-                    new String[] {InferenceService.class.getName(), MetricsSource.class.getName()}, this, null);
+        }
+        if (servers.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "No model to serve: configure models in PID " + PID
+                    + " or put a .gguf file into " + modelFolder());
+        }
+        for (ModelServer server : servers) {
+            try {
+                server.close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
@@ -188,68 +189,22 @@ public final class EngineService implements InferenceService, MetricsSource {
         return Path.of(home != null ? home : ".").resolve("models");
     }
 
-    /** Unregisters the service, stops every loop (requests inside end with UNAVAILABLE) and closes the files. */
+    /** Unregisters the services, then stops every model's loop (requests inside end with UNAVAILABLE). */
     @Deactivate
     void deactivate() throws InterruptedException {
+        Engine stopping;
         synchronized (this) {
             closed = true;
             if (registration != null) {
                 registration.unregister();
                 registration = null;
             }
+            stopping = engine;
+            engine = null;
         }
-        loader.join(STOP_TIMEOUT.toMillis());
-        for (Served s : served.values()) {
-            s.loop().stop(STOP_TIMEOUT);
-            s.model().close();
+        loader.join();
+        if (stopping != null) {
+            stopping.close();
         }
-    }
-
-    /** @return every loop's metrics, the samples of each family together */
-    @Override
-    public List<MetricFamily> collect() {
-        Map<String, MetricFamily> families = new LinkedHashMap<>();
-        for (Served s : served.values()) {
-            for (MetricFamily family : s.loop().metrics().collect()) {
-                families.merge(family.name(), family, (a, b) -> new MetricFamily(a.name(), a.help(), a.type(),
-                        Stream.concat(a.samples().stream(), b.samples().stream()).toList()));
-            }
-        }
-        return List.copyOf(families.values());
-    }
-
-    @Override
-    public List<ModelInfo> models() {
-        return served.values().stream().map(s -> s.model().info()).toList();
-    }
-
-    @Override
-    public int[] tokenize(String model, String text, boolean addSpecial, boolean parseSpecial)
-            throws InferenceException {
-        return find(model).model().tokenizer().encode(text, addSpecial, parseSpecial);
-    }
-
-    @Override
-    public String detokenize(String model, int[] tokens) throws InferenceException {
-        try {
-            return find(model).model().tokenizer().decode(tokens);
-        } catch (IllegalArgumentException e) {
-            throw new InferenceException(InferenceException.Kind.INVALID_REQUEST, e.getMessage());
-        }
-    }
-
-    @Override
-    public GenerationHandle submit(GenerationRequest request, TokenSink sink) throws InferenceException {
-        Served s = find(request.model());
-        return s.loop().submit(request, s.encoder().tokens(request.prompt()), sink);
-    }
-
-    private Served find(String model) throws InferenceException {
-        Served s = served.get(model);
-        if (s == null) {
-            throw new InferenceException(InferenceException.Kind.UNKNOWN_MODEL, "The model '" + model
-                    + "' does not exist; served: " + String.join(", ", served.keySet()));
-        }
-        return s;
     }
 }

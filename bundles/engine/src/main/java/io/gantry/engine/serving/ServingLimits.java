@@ -3,7 +3,7 @@ package io.gantry.engine.serving;
 import java.time.Duration;
 
 /**
- * The limits of one model's step loop.
+ * The limits of one model's step loop (the engine's configuration, {@link EngineService.Config}).
  *
  * @param maxNumSeqs          most sequences in one step ({@code max_num_seqs})
  * @param maxNumBatchedTokens most tokens in one step, prefill and decode together ({@code max_num_batched_tokens})
@@ -11,11 +11,11 @@ import java.time.Duration;
  * @param kvCacheBytes        memory for the KV pool
  * @param defaultTimeout      how long a request may take when it does not say
  */
-record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
+public record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
         Duration defaultTimeout) {
 
     /** Checks every value, naming the one that is wrong. */
-    ServingLimits {
+    public ServingLimits {
         if (maxNumSeqs < 1) {
             throw new IllegalArgumentException("maxNumSeqs must be at least 1, got " + maxNumSeqs);
         }
