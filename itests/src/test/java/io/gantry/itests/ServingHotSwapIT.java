@@ -20,6 +20,9 @@ import io.gantry.api.inference.InferenceService;
 import io.gantry.api.inference.Prompt;
 import io.gantry.api.inference.SamplingParams;
 import io.gantry.api.inference.TokenSink;
+import io.gantry.api.metrics.MetricFamily;
+import io.gantry.api.metrics.MetricSample;
+import io.gantry.api.metrics.MetricsSource;
 import io.gantry.api.plugin.PluginInfo;
 import io.gantry.api.plugin.PluginKind;
 import io.gantry.api.plugin.PluginRegistry;
@@ -30,7 +33,11 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -44,12 +51,14 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceReference;
 import org.osgi.util.tracker.ServiceTracker;
 
 /**
  * The serving core in a real Felix with the distribution's bundles, serving stories260K: 16 greedy streams run
  * while the scheduler, the KV allocator and the backend are each switched through {@code .cfg} files, and every
- * stream ends normally with exactly the text it gives without the switches.
+ * stream ends normally with exactly the text it gives without the switches; and an online A/B comparison splits
+ * the traffic between two variants, labels the metrics, and gives every request the same text either way.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -57,6 +66,7 @@ public class ServingHotSwapIT {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static final String MODEL = "stories260K";
+    private static final String ENGINE_CFG = "io.gantry.engine.cfg";
     private static final List<String> PROMPTS = List.of("Once upon a time", "Tom had a red ball. He",
             "The cat sat on the", "Lily wanted to play", "One day, a little bird", "The sun was hot and",
             "Sam and his dog went", "There was a big tree", "Mom said", "The boy ran to the park and",
@@ -73,9 +83,7 @@ public class ServingHotSwapIT {
         Path conf = recreate(work.resolve("conf"));
         Path model = Path.of(System.getProperty("gantry.shared.models", "../shared/models")).resolve(MODEL + ".gguf");
         if (Files.exists(model)) {
-            // Small limits, so that 16 streams share a queue and a pool that swaps must rebuild.
-            Files.writeString(conf.resolve("io.gantry.engine.cfg"), "models = " + model.toAbsolutePath()
-                    + "\nmaxNumSeqs = 16\nmaxNumBatchedTokens = 64\nkvCacheMb = 16\n");
+            Files.writeString(conf.resolve(ENGINE_CFG), engineCfg(model, ""));
         }
         List<Option> options = new ArrayList<>(List.of(
                 junitBundles(),
@@ -94,11 +102,15 @@ public class ServingHotSwapIT {
         return options.toArray(Option[]::new);
     }
 
+    /** Small limits, so that 16 streams share a queue and a pool that swaps must rebuild. */
+    private static String engineCfg(Path model, String more) {
+        return "models = " + model.toAbsolutePath() + "\nmaxNumSeqs = 16\nmaxNumBatchedTokens = 64\nkvCacheMb = 16\n"
+                + more;
+    }
+
     @Test
     public void sixteenStreamsSurviveSchedulerAllocatorAndBackendSwapsWithUnchangedText() throws Exception {
-        assumeTrue("stories260K.gguf is not in ../shared/models; skipping the serving itest",
-                Files.exists(Path.of(System.getProperty("gantry.itest.model"))));
-        InferenceService engine = service(InferenceService.class);
+        InferenceService engine = engineWith("", Set.of("default"));
         assertEquals(MODEL, engine.models().getFirst().id());
 
         List<Stream16> baseline = submitAll(engine);
@@ -132,6 +144,65 @@ public class ServingHotSwapIT {
         }
     }
 
+    @Test
+    public void abVariantsSplitTheTrafficLabelTheMetricsAndGiveTheSameText() throws Exception {
+        InferenceService engine = engineWith(
+                "variants = control:1:continuous+paged, test:1:priority+contiguous\n", Set.of("control", "test"));
+        List<Stream16> first = new ArrayList<>();
+        List<Stream16> second = new ArrayList<>();
+        for (int i = 0; i < PROMPTS.size(); i++) {
+            first.add(submit(engine, PROMPTS.get(i), 40, "alice-" + i));
+            second.add(submit(engine, PROMPTS.get(i), 40, "bob-" + i));
+        }
+        for (int i = 0; i < PROMPTS.size(); i++) {
+            first.get(i).done.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            second.get(i).done.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            assertEquals("prompt " + i, first.get(i).text.toString(), second.get(i).text.toString());
+        }
+        Map<String, Double> ended = new TreeMap<>();
+        for (MetricFamily family : ((MetricsSource) engine).collect()) {
+            if (family.name().equals("gantry:request_success_total")) {
+                for (MetricSample sample : family.samples()) {
+                    ended.merge(sample.labels().get("variant"), ((MetricSample.Value) sample).value(), Double::sum);
+                }
+            }
+        }
+        assertEquals(Set.of("control", "test"), ended.keySet());
+        assertEquals(2.0 * PROMPTS.size(), ended.values().stream().mapToDouble(Double::doubleValue).sum(), 0);
+        assertTrue("both variants serve requests: " + ended, ended.values().stream().allMatch(n -> n > 0));
+    }
+
+    /**
+     * Configures the engine and waits for its services with exactly these variants (a new configuration
+     * restarts the engine component, which registers new services once the model is loaded).
+     */
+    private InferenceService engineWith(String variants, Set<String> expected) throws Exception {
+        Path model = Path.of(System.getProperty("gantry.itest.model"));
+        assumeTrue("stories260K.gguf is not in ../shared/models; skipping the serving itest", Files.exists(model));
+        writeCfg(ENGINE_CFG, engineCfg(model, variants));
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            ServiceReference<?>[] references = context.getServiceReferences(MetricsSource.class.getName(), null);
+            for (ServiceReference<?> reference : references == null ? new ServiceReference<?>[0] : references) {
+                Object service = context.getService(reference);
+                if (service instanceof InferenceService engine && variantsOf((MetricsSource) service).equals(expected)) {
+                    return engine;
+                }
+            }
+            Thread.sleep(50);
+        }
+        fail("No engine with variants " + expected + " within " + TIMEOUT);
+        return null;
+    }
+
+    private static Set<String> variantsOf(MetricsSource source) {
+        Set<String> variants = new TreeSet<>();
+        for (MetricFamily family : source.collect()) {
+            family.samples().forEach(sample -> variants.add(sample.labels().get("variant")));
+        }
+        return variants;
+    }
+
     /** One stream's text and end. */
     private static final class Stream16 implements TokenSink {
         final StringBuilder text = new StringBuilder();
@@ -158,13 +229,18 @@ public class ServingHotSwapIT {
     private static List<Stream16> submitAll(InferenceService engine) throws InferenceException {
         List<Stream16> streams = new ArrayList<>();
         for (String prompt : PROMPTS) {
-            Stream16 stream = new Stream16();
             // Long enough (ignore_eos) that the streams are still running when the swaps land.
-            engine.submit(new GenerationRequest(MODEL, new Prompt.Text(prompt), SamplingParams.GREEDY, 800,
-                    List.of(), null, true, -1, 0, null, null), stream);
-            streams.add(stream);
+            streams.add(submit(engine, prompt, 800, null));
         }
         return streams;
+    }
+
+    private static Stream16 submit(InferenceService engine, String prompt, int tokens, String user)
+            throws InferenceException {
+        Stream16 stream = new Stream16();
+        engine.submit(new GenerationRequest(MODEL, new Prompt.Text(prompt), SamplingParams.GREEDY, tokens, List.of(),
+                null, true, -1, 0, null, user), stream);
+        return stream;
     }
 
     private <T> T service(Class<T> type) throws InterruptedException {

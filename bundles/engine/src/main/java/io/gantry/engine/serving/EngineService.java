@@ -3,6 +3,7 @@ package io.gantry.engine.serving;
 import io.gantry.api.inference.InferenceService;
 import io.gantry.api.metrics.MetricsSource;
 import io.gantry.api.plugin.PluginRegistry;
+import io.gantry.engine.plugins.LoopPlugins;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -77,6 +78,13 @@ public final class EngineService {
         @AttributeDefinition(name = "kvCacheMb", description = "Memory for each model's KV pool, in MiB.")
         int kvCacheMb() default 256;
 
+        /** @return the A/B variants, or blank for none */
+        @AttributeDefinition(name = "Variants", description = "An online A/B comparison: comma-separated "
+                + "NAME:WEIGHT:SCHEDULER[+ALLOCATOR] (* keeps the active plugin), e.g. "
+                + "'control:50:continuous+paged, test:50:priority+contiguous'. Each variant serves its share of "
+                + "every model's requests with its own KV pool; metrics carry its name. Blank: no comparison.")
+        String variants() default "";
+
         /** @return the default request timeout in seconds */
         @AttributeDefinition(name = "requestTimeoutSeconds",
                 description = "How long a request may take in all when it does not say.")
@@ -88,7 +96,10 @@ public final class EngineService {
     private final PluginRegistry plugins;
     private final ServingLimits limits;
     private final List<String> modelSpecs;
+    private final List<Variant> variants;
     private final BundleContext context;
+    /** The loops' plugin views, closed after the loops stopped. Guarded by this. */
+    private final List<LoopPlugins> loopPlugins = new ArrayList<>();
     private final Thread loader;
     /** Guarded by this. */
     private boolean closed;
@@ -108,6 +119,7 @@ public final class EngineService {
         this.limits = new ServingLimits(config.maxNumSeqs(), config.maxNumBatchedTokens(), config.maxWaiting(),
                 (long) config.kvCacheMb() << 20, Duration.ofSeconds(config.requestTimeoutSeconds()));
         this.modelSpecs = List.of(config.models());
+        this.variants = Variant.parse(config.variants());
         this.context = context;
         this.loader = new Thread(this::load, "gantry-model-loader");
         loader.setDaemon(true);
@@ -120,16 +132,31 @@ public final class EngineService {
         AtomicLong requestIds = new AtomicLong();
         for (ModelSpec spec : modelSpecs()) {
             try {
-                ModelServer server = ModelServer.start(spec.id(), spec.path(), plugins, limits, requestIds);
-                if (!ids.add(server.id())) {
+                List<ModelServer> modelServers = new ArrayList<>();
+                try {
+                    for (Variant variant : variants) {
+                        modelServers.add(ModelServer.start(spec.id(), spec.path(), variant, loopPlugins(variant),
+                                limits, requestIds));
+                    }
+                } catch (IOException | RuntimeException e) {
+                    for (ModelServer server : modelServers) {
+                        server.close();
+                    }
+                    throw e;
+                }
+                ModelServer first = modelServers.getFirst();
+                if (!ids.add(first.id())) {
                     LOG.log(System.Logger.Level.ERROR, "Model id {0} is configured twice; serving the first",
-                            server.id());
-                    server.close();
+                            first.id());
+                    for (ModelServer server : modelServers) {
+                        server.close();
+                    }
                     continue;
                 }
-                servers.add(server);
-                LOG.log(System.Logger.Level.INFO, "Serving model {0} from {1}: {2}", server.id(), spec.path(),
-                        server.describe());
+                servers.addAll(modelServers);
+                LOG.log(System.Logger.Level.INFO, "Serving model {0} from {1} ({2}): {3}", first.id(), spec.path(),
+                        variants.equals(List.of(Variant.DEFAULT)) ? "no A/B variants" : "variants " + variants,
+                        first.describe());
             } catch (IOException | RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "Cannot serve model " + spec.path() + ": " + e.getMessage());
             } catch (InterruptedException e) {
@@ -160,6 +187,13 @@ public final class EngineService {
     }
 
     private record ModelSpec(String id, Path path) {
+    }
+
+    /** @return the plugins of one more loop: its own allocator instance, the variant's named plugins */
+    private synchronized LoopPlugins loopPlugins(Variant variant) {
+        LoopPlugins loop = new LoopPlugins(plugins, context, variant.scheduler(), variant.allocator());
+        loopPlugins.add(loop);
+        return loop;
     }
 
     private List<ModelSpec> modelSpecs() {
@@ -205,6 +239,10 @@ public final class EngineService {
         loader.join();
         if (stopping != null) {
             stopping.close();
+        }
+        synchronized (this) {
+            loopPlugins.forEach(LoopPlugins::close);
+            loopPlugins.clear();
         }
     }
 }

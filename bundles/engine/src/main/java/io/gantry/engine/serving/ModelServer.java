@@ -28,13 +28,16 @@ public final class ModelServer implements AutoCloseable {
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
 
     private final ServingModel model;
+    private final Variant variant;
     private final PromptEncoder encoder;
     private final StepLoop loop;
 
-    private ModelServer(ServingModel model, PluginRegistry plugins, ServingLimits limits, AtomicLong requestIds) {
+    private ModelServer(ServingModel model, Variant variant, PluginRegistry plugins, ServingLimits limits,
+            AtomicLong requestIds) {
         this.model = model;
+        this.variant = variant;
         this.encoder = new PromptEncoder(model);
-        this.loop = new StepLoop(model, plugins, limits, requestIds);
+        this.loop = new StepLoop(model, plugins, limits, requestIds, variant.name());
     }
 
     /**
@@ -42,17 +45,19 @@ public final class ModelServer implements AutoCloseable {
      *
      * @param id         the id clients use, or {@code null} for the file name without {@code .gguf}
      * @param path       the GGUF file
-     * @param plugins    where the scheduler, KV allocator and backend come from, at every step
+     * @param variant    the A/B variant this server serves ({@link Variant#DEFAULT} without A/B)
+     * @param plugins    where the scheduler, KV allocator and backend come from, at every step; the KV allocator
+     *                   instance must be this server's alone
      * @param limits     admission and step limits
      * @param requestIds the source of request ids, shared by the servers of one engine so that ids are unique
      * @return the running server
      * @throws IOException if the file cannot be read or served (the message says why)
      */
-    public static ModelServer start(String id, Path path, PluginRegistry plugins, ServingLimits limits,
-            AtomicLong requestIds) throws IOException {
+    public static ModelServer start(String id, Path path, Variant variant, PluginRegistry plugins,
+            ServingLimits limits, AtomicLong requestIds) throws IOException {
         ServingModel model = ServingModel.open(id, path);
         try {
-            ModelServer server = new ModelServer(model, plugins, limits, requestIds);
+            ModelServer server = new ModelServer(model, variant, plugins, limits, requestIds);
             server.loop.start();
             return server;
         } catch (RuntimeException e) {
@@ -64,6 +69,11 @@ public final class ModelServer implements AutoCloseable {
     /** @return the id clients use */
     public String id() {
         return model.id();
+    }
+
+    /** @return the A/B variant this server serves */
+    public Variant variant() {
+        return variant;
     }
 
     /** @return what the model is */

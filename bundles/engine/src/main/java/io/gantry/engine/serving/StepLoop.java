@@ -86,15 +86,16 @@ final class StepLoop implements Runnable {
      * @param plugins where the scheduler, KV allocator and backend come from
      * @param limits  admission and step limits
      * @param ids     request ids, shared by the loops of all models so ids stay unique
+     * @param variant the A/B variant this loop serves, for the metrics' labels
      */
-    StepLoop(ServingModel model, PluginRegistry plugins, ServingLimits limits, AtomicLong ids) {
+    StepLoop(ServingModel model, PluginRegistry plugins, ServingLimits limits, AtomicLong ids, String variant) {
         this.model = model;
         this.plugins = plugins;
         this.limits = limits;
         this.schedulerLimits = new SchedulerLimits(limits.maxNumSeqs(), limits.maxNumBatchedTokens());
         this.nextId = ids;
-        this.metrics = new ServingMetrics(model.id(), "default");
-        this.thread = new Thread(this, "gantry-engine-" + model.id());
+        this.metrics = new ServingMetrics(model.id(), variant);
+        this.thread = new Thread(this, "gantry-engine-" + model.id() + "-" + variant);
         thread.setDaemon(true);
     }
 

@@ -32,7 +32,7 @@ class EngineTest {
             SwappablePlugins plugins = new SwappablePlugins(backend, new PagedKvAllocator(16, true),
                     new ContinuousScheduler());
             ServingLimits limits = new ServingLimits(4, 64, 16, 8L << 20, Duration.ofMinutes(1));
-            Engine engine = new Engine(List.of(ModelServer.start("stories", SharedModels.require("stories260K.gguf"),
+            Engine engine = new Engine(List.of(ModelServer.start("stories", SharedModels.require("stories260K.gguf"), Variant.DEFAULT,
                     plugins, limits, new AtomicLong())));
             try {
                 assertEquals("stories", engine.models().getFirst().id());

@@ -125,7 +125,8 @@ class StepLoopTest {
 
     private static StepLoop loop(SwappablePlugins plugins, int maxNumSeqs, int maxWaiting) {
         StepLoop loop = new StepLoop(model, plugins,
-                new ServingLimits(maxNumSeqs, 48, maxWaiting, 8L << 20, Duration.ofMinutes(1)), new AtomicLong());
+                new ServingLimits(maxNumSeqs, 48, maxWaiting, 8L << 20, Duration.ofMinutes(1)), new AtomicLong(),
+                "default");
         loop.start();
         return loop;
     }
