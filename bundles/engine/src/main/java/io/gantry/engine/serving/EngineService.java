@@ -78,6 +78,11 @@ public final class EngineService {
         @AttributeDefinition(name = "kvCacheMb", description = "Memory for each model's KV pool, in MiB.")
         int kvCacheMb() default 256;
 
+        /** @return the longest sequence to serve, 0 for the model's context */
+        @AttributeDefinition(name = "maxModelLen", description = "The longest sequence (prompt plus output) to "
+                + "serve; 0 for the model's context. A contiguous KV allocator reserves this much per sequence.")
+        int maxModelLen() default 0;
+
         /** @return the A/B variants, or blank for none */
         @AttributeDefinition(name = "Variants", description = "An online A/B comparison: comma-separated "
                 + "NAME:WEIGHT:SCHEDULER[+ALLOCATOR] (* keeps the active plugin), e.g. "
@@ -117,7 +122,8 @@ public final class EngineService {
     public EngineService(@Reference PluginRegistry plugins, Config config, BundleContext context) {
         this.plugins = plugins;
         this.limits = new ServingLimits(config.maxNumSeqs(), config.maxNumBatchedTokens(), config.maxWaiting(),
-                (long) config.kvCacheMb() << 20, Duration.ofSeconds(config.requestTimeoutSeconds()));
+                (long) config.kvCacheMb() << 20, Duration.ofSeconds(config.requestTimeoutSeconds()),
+                config.maxModelLen());
         this.modelSpecs = List.of(config.models());
         this.variants = Variant.parse(config.variants());
         this.context = context;

@@ -10,9 +10,23 @@ import java.time.Duration;
  * @param maxWaiting          most accepted requests not yet running; past it requests are refused as overloaded
  * @param kvCacheBytes        memory for the KV pool
  * @param defaultTimeout      how long a request may take when it does not say
+ * @param maxModelLen         the longest sequence (prompt plus output) to serve, at most the model's context; 0 for
+ *                            the model's context ({@code max_model_len}: what a contiguous KV allocator reserves
+ *                            per sequence)
  */
 public record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
-        Duration defaultTimeout) {
+        Duration defaultTimeout, int maxModelLen) {
+
+    /** Limits with the model's context as the longest sequence. */
+    public ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
+            Duration defaultTimeout) {
+        this(maxNumSeqs, maxNumBatchedTokens, maxWaiting, kvCacheBytes, defaultTimeout, 0);
+    }
+
+    /** @return the longest sequence to serve for a model of {@code context} tokens */
+    int sequenceLimit(int context) {
+        return maxModelLen == 0 ? context : Math.min(maxModelLen, context);
+    }
 
     /** Checks every value, naming the one that is wrong. */
     public ServingLimits {
@@ -28,6 +42,10 @@ public record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWait
         }
         if (kvCacheBytes < 1) {
             throw new IllegalArgumentException("kvCacheMb must be positive, got " + kvCacheBytes + " bytes");
+        }
+        if (maxModelLen < 0) {
+            throw new IllegalArgumentException("maxModelLen must be 0 (the model's context) or positive, got "
+                    + maxModelLen);
         }
         if (defaultTimeout.isNegative() || defaultTimeout.isZero()) {
             throw new IllegalArgumentException("requestTimeoutSeconds must be positive, got " + defaultTimeout);

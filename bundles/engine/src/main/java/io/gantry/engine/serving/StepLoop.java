@@ -115,7 +115,7 @@ final class StepLoop implements Runnable {
             throw new InferenceException(InferenceException.Kind.UNAVAILABLE, "The model " + model.id()
                     + " is being unloaded");
         }
-        int context = model.config().contextLength();
+        int context = limits.sequenceLimit(model.config().contextLength());
         if (prompt.length == 0) {
             throw new InferenceException(InferenceException.Kind.INVALID_REQUEST, "The prompt is empty");
         }
@@ -260,7 +260,7 @@ final class StepLoop implements Runnable {
         }
         preemptAll();
         detachAllocator();
-        kv.attach(transformer.kvSlots(), model.config().contextLength());
+        kv.attach(transformer.kvSlots(), limits.sequenceLimit(model.config().contextLength()));
         allocator = kv;
         batch = new StepBatch(limits.maxNumSeqs(), limits.maxNumBatchedTokens(), kv.blockSize());
         LOG.log(System.Logger.Level.INFO, "Model {0}: KV pool of {1} slots in {2} blocks of {3}", model.id(),
@@ -367,7 +367,8 @@ final class StepLoop implements Runnable {
     }
 
     private int[] tableFor(EngineSequence sequence) {
-        sequence.ensureBlockTableCapacity(Math.ceilDiv(model.config().contextLength(), allocator.blockSize()));
+        sequence.ensureBlockTableCapacity(Math.ceilDiv(limits.sequenceLimit(model.config().contextLength()),
+                allocator.blockSize()));
         return sequence.blockTable();
     }
 

@@ -232,6 +232,27 @@ class StepLoopTest {
     }
 
     @Test
+    void maxModelLenBoundsSequencesBelowTheContext() throws Exception {
+        StepLoop loop = new StepLoop(model, new SwappablePlugins(backend, new ContiguousKvAllocator(),
+                new ContinuousScheduler()), new ServingLimits(4, 48, 8, 8L << 20, Duration.ofMinutes(1), 64),
+                new AtomicLong(), "default");
+        loop.start();
+        try {
+            GenerationRequest tooLong = new GenerationRequest(model.id(), new Prompt.Text("Hi"),
+                    SamplingParams.GREEDY, 64, List.of(), null, false, -1, 0, null, null);
+            InferenceException refused = assertThrows(InferenceException.class,
+                    () -> loop.submit(tooLong, prompt(8), new Collector()));
+            assertEquals(InferenceException.Kind.CONTEXT_LENGTH_EXCEEDED, refused.kind());
+            assertTrue(refused.getMessage().contains("64"), refused.getMessage());
+            Collector fits = new Collector();
+            loop.submit(request(8), prompt(8), fits);
+            assertEquals(FinishReason.LENGTH, fits.done.get(30, TimeUnit.SECONDS).reason());
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
     void cancellingFreesTheKvSpaceAndEndsTheRequestAsCancelled() throws Exception {
         PagedKvAllocator allocator = new PagedKvAllocator(16, false);
         StepLoop loop = loop(new SwappablePlugins(backend, allocator, new ContinuousScheduler()), 4, 64);
