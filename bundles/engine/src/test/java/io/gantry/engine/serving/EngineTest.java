@@ -6,19 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gantry.api.inference.ChatMessage;
-import io.gantry.api.inference.Completion;
-import io.gantry.api.inference.GeneratedToken;
 import io.gantry.api.inference.GenerationRequest;
 import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.Prompt;
-import io.gantry.api.inference.TokenSink;
 import io.gantry.backend.cpu.CpuBackend;
 import io.gantry.engine.gguf.SharedModels;
 import io.gantry.kv.paged.PagedKvAllocator;
 import io.gantry.scheduler.continuous.ContinuousScheduler;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -60,25 +56,9 @@ class EngineTest {
     }
 
     private static String generate(Engine engine, Prompt prompt) throws Exception {
-        StringBuilder text = new StringBuilder();
-        CompletableFuture<Completion> done = new CompletableFuture<>();
-        engine.submit(GenerationRequest.greedy("stories", prompt, 30), new TokenSink() {
-            @Override
-            public void onToken(GeneratedToken token) {
-                text.append(token.text());
-            }
-
-            @Override
-            public void onComplete(Completion completion) {
-                done.complete(completion);
-            }
-
-            @Override
-            public void onError(InferenceException error) {
-                done.completeExceptionally(error);
-            }
-        });
-        done.get(30, TimeUnit.SECONDS);
-        return text.toString();
+        CollectingSink sink = new CollectingSink();
+        engine.submit(GenerationRequest.greedy("stories", prompt, 30), sink);
+        sink.done.get(30, TimeUnit.SECONDS);
+        return sink.text.toString();
     }
 }

@@ -6,13 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gantry.api.inference.Completion;
 import io.gantry.api.inference.FinishReason;
-import io.gantry.api.inference.GeneratedToken;
 import io.gantry.api.inference.GenerationHandle;
 import io.gantry.api.inference.GenerationRequest;
 import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.Prompt;
 import io.gantry.api.inference.SamplingParams;
-import io.gantry.api.inference.TokenSink;
 import io.gantry.api.kv.KvCacheAllocator;
 import io.gantry.api.metrics.MetricFamily;
 import io.gantry.api.metrics.MetricSample;
@@ -33,8 +31,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -100,29 +96,6 @@ class StepLoopTest {
                 maxTokens(i), List.of(), null, false, -1, i % 3, null, null);
     }
 
-    /** Collects a request's text and ending. */
-    private static final class Collector implements TokenSink {
-        final StringBuilder text = new StringBuilder();
-        final CompletableFuture<Completion> done = new CompletableFuture<>();
-        final CountDownLatch firstToken = new CountDownLatch(1);
-
-        @Override
-        public void onToken(GeneratedToken token) {
-            text.append(token.text());
-            firstToken.countDown();
-        }
-
-        @Override
-        public void onComplete(Completion completion) {
-            done.complete(completion);
-        }
-
-        @Override
-        public void onError(InferenceException error) {
-            done.completeExceptionally(error);
-        }
-    }
-
     private static StepLoop loop(SwappablePlugins plugins, int maxNumSeqs, int maxWaiting) {
         StepLoop loop = new StepLoop(model, plugins,
                 new ServingLimits(maxNumSeqs, 48, maxWaiting, 8L << 20, Duration.ofMinutes(1)), new AtomicLong(),
@@ -145,9 +118,9 @@ class StepLoopTest {
             throws Exception {
         StepLoop loop = loop(new SwappablePlugins(backend, allocator, scheduler), 6, 64);
         try {
-            List<Collector> collectors = new ArrayList<>();
+            List<CollectingSink> collectors = new ArrayList<>();
             for (int i = 0; i < PROMPTS.size(); i++) {
-                Collector collector = new Collector();
+                CollectingSink collector = new CollectingSink();
                 loop.submit(request(i), prompt(i), collector);
                 collectors.add(collector);
             }
@@ -167,9 +140,9 @@ class StepLoopTest {
                 new ContinuousScheduler());
         StepLoop loop = loop(plugins, 8, 64);
         try {
-            List<Collector> collectors = new ArrayList<>();
+            List<CollectingSink> collectors = new ArrayList<>();
             for (int i = 0; i < PROMPTS.size(); i++) {
-                Collector collector = new Collector();
+                CollectingSink collector = new CollectingSink();
                 loop.submit(request(i), prompt(i), collector);
                 collectors.add(collector);
             }
@@ -194,16 +167,16 @@ class StepLoopTest {
         StepLoop loop = loop(new SwappablePlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
                 4, 64);
         try {
-            List<Collector> collectors = new ArrayList<>();
+            List<CollectingSink> collectors = new ArrayList<>();
             int promptTokens = 0;
             for (int i = 0; i < PROMPTS.size(); i++) {
-                Collector collector = new Collector();
+                CollectingSink collector = new CollectingSink();
                 loop.submit(request(i), prompt(i), collector);
                 collectors.add(collector);
                 promptTokens += prompt(i).length;
             }
             long generated = 0;
-            for (Collector collector : collectors) {
+            for (CollectingSink collector : collectors) {
                 generated += collector.done.get(60, TimeUnit.SECONDS).completionTokens();
             }
             Map<String, MetricFamily> families = new HashMap<>();
@@ -241,10 +214,10 @@ class StepLoopTest {
             GenerationRequest tooLong = new GenerationRequest(model.id(), new Prompt.Text("Hi"),
                     SamplingParams.GREEDY, 64, List.of(), null, false, -1, 0, null, null);
             InferenceException refused = assertThrows(InferenceException.class,
-                    () -> loop.submit(tooLong, prompt(8), new Collector()));
+                    () -> loop.submit(tooLong, prompt(8), new CollectingSink()));
             assertEquals(InferenceException.Kind.CONTEXT_LENGTH_EXCEEDED, refused.kind());
             assertTrue(refused.getMessage().contains("64"), refused.getMessage());
-            Collector fits = new Collector();
+            CollectingSink fits = new CollectingSink();
             loop.submit(request(8), prompt(8), fits);
             assertEquals(FinishReason.LENGTH, fits.done.get(30, TimeUnit.SECONDS).reason());
         } finally {
@@ -257,7 +230,7 @@ class StepLoopTest {
         PagedKvAllocator allocator = new PagedKvAllocator(16, false);
         StepLoop loop = loop(new SwappablePlugins(backend, allocator, new ContinuousScheduler()), 4, 64);
         try {
-            Collector collector = new Collector();
+            CollectingSink collector = new CollectingSink();
             GenerationRequest endless = new GenerationRequest(model.id(), new Prompt.Text("Once upon a time"),
                     SamplingParams.GREEDY, 1500, List.of(), null, true, -1, 0, null, null);
             GenerationHandle handle = loop.submit(endless, prompt(0), collector);
@@ -280,14 +253,14 @@ class StepLoopTest {
             GenerationRequest tooLong = new GenerationRequest(model.id(), new Prompt.Text("Hi"),
                     SamplingParams.GREEDY, model.config().contextLength(), List.of(), null, false, -1, 0, null, null);
             InferenceException context = assertThrows(InferenceException.class,
-                    () -> loop.submit(tooLong, prompt(0), new Collector()));
+                    () -> loop.submit(tooLong, prompt(0), new CollectingSink()));
             assertEquals(InferenceException.Kind.CONTEXT_LENGTH_EXCEEDED, context.kind());
             List<GenerationHandle> accepted = new ArrayList<>();
             InferenceException overloaded = assertThrows(InferenceException.class, () -> {
                 for (int i = 0; i < 100; i++) {
                     accepted.add(loop.submit(new GenerationRequest(model.id(), new Prompt.Text("Hi"),
                             SamplingParams.GREEDY, 500, List.of(), null, true, -1, 0, null, null), prompt(0),
-                            new Collector()));
+                            new CollectingSink()));
                 }
             });
             assertEquals(InferenceException.Kind.OVERLOADED, overloaded.kind());
