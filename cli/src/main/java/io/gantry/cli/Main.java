@@ -14,15 +14,15 @@ import java.nio.file.NoSuchFileException;
 
 /**
  * Gantry's command-line tools, which run the engine and the CPU backend directly (no server, no OSGi): text
- * generation, a model benchmark, and writing model files. {@code bin/gantry} starts this class for the commands
- * it names and the server for anything else.
+ * generation, a model benchmark, and writing model files; and a serving benchmark client for a running server.
+ * {@code bin/gantry} starts this class for the commands it names and the server for anything else.
  *
  * <p>Exit status: 0 on success, 1 when a command fails (a missing or unreadable model, a full disk), 2 for a
  * command line that cannot be used (unknown option, missing or invalid value).
  */
 @Command(name = "gantry", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Gantry's command-line tools. Without one of these commands, bin/gantry starts the server.",
-        subcommands = {GenerateCommand.class, BenchModelCommand.class, ModelCommand.class})
+        subcommands = {GenerateCommand.class, BenchModelCommand.class, ModelCommand.class, BenchCommand.class})
 public final class Main {
 
     /** Exit status of a command that failed while running. */
@@ -61,7 +61,7 @@ public final class Main {
         commandLine.setExecutionExceptionHandler((e, failed, parsed) -> {
             PrintWriter errors = failed.getErr();
             if (isUserError(e)) {
-                errors.println("gantry " + failed.getCommandName() + ": " + message(e));
+                errors.println(failed.getCommandSpec().qualifiedName() + ": " + message(e));
             } else {
                 e.printStackTrace(errors);
             }

@@ -29,6 +29,7 @@ class CommandLineTest {
     void badUsageExitsWithTwoAndSaysWhy() {
         assertUsageError("Missing required subcommand");
         assertUsageError("Missing required subcommand", "model");
+        assertUsageError("Missing required subcommand", "bench");
         assertUsageError("Unmatched argument at index 0: 'serve'", "serve");
         assertUsageError("Unknown option: '--bogus'", "generate", "--model", "m.gguf", "--prompt", "x", "--bogus");
         assertUsageError("Missing required option: '--prompt=TEXT'", "generate", "--model", "m.gguf");
@@ -84,7 +85,8 @@ class CommandLineTest {
     @Test
     void everyCommandHasHelp() {
         for (List<String> command : List.of(List.<String>of(), List.of("generate"), List.of("bench-model"),
-                List.of("model"), List.of("model", "synth"), List.of("model", "quantize"))) {
+                List.of("model"), List.of("model", "synth"), List.of("model", "quantize"), List.of("bench"),
+                List.of("bench", "serve"))) {
             String[] args = Stream.concat(command.stream(), Stream.of("--help"))
                     .toArray(String[]::new);
             Cli.Run run = Cli.run(args);
