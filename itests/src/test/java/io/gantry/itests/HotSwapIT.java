@@ -147,6 +147,7 @@ public class HotSwapIT {
         assertEquals(List.of("contiguous", "paged"), names(PluginKind.KV_ALLOCATOR));
         assertEquals(Optional.of("continuous"), registry().active(PluginKind.SCHEDULER).map(PluginInfo::name));
         assertEquals(Optional.of("paged"), registry().active(PluginKind.KV_ALLOCATOR).map(PluginInfo::name));
+        assertEquals(Optional.of("memory"), registry().active(PluginKind.RESPONSE_CACHE).map(PluginInfo::name));
     }
 
     @Test
