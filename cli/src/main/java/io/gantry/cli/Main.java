@@ -14,15 +14,15 @@ import java.nio.file.NoSuchFileException;
 
 /**
  * Gantry's command-line tools, which run the engine and the CPU backend directly (no server, no OSGi): text
- * generation, a model benchmark, and writing model files. {@code bin/gantry} starts this class for the commands
- * it names and the server for anything else.
+ * generation, a model benchmark, the offline comparison of serving strategies, and writing model files.
+ * {@code bin/gantry} starts this class for the commands it names and the server for anything else.
  *
  * <p>Exit status: 0 on success, 1 when a command fails (a missing or unreadable model, a full disk), 2 for a
  * command line that cannot be used (unknown option, missing or invalid value).
  */
 @Command(name = "gantry", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Gantry's command-line tools. Without one of these commands, bin/gantry starts the server.",
-        subcommands = {GenerateCommand.class, BenchModelCommand.class, ModelCommand.class})
+        subcommands = {GenerateCommand.class, BenchModelCommand.class, ModelCommand.class, BenchCommand.class})
 public final class Main {
 
     /** Exit status of a command that failed while running. */
@@ -85,8 +85,13 @@ public final class Main {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
+            return new String[] {"Gantry " + number()};
+        }
+
+        /** @return the version, or {@code (development build)} when not run from the built jar */
+        static String number() {
             String version = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"Gantry " + (version != null ? version : "(development build)")};
+            return version != null ? version : "(development build)";
         }
     }
 }
