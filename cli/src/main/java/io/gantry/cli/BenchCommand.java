@@ -2,10 +2,11 @@ package io.gantry.cli;
 
 import picocli.CommandLine.Command;
 
-/** Groups the benchmarks that measure a server. */
+/** Groups the serving benchmarks. */
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Benchmarks a running server: serve drives an OpenAI-compatible endpoint with streaming "
-                + "requests and reports TTFT, TPOT, ITL, latency and throughput.",
-        subcommands = {BenchServeCommand.class})
+        description = "Serving benchmarks: serve drives a running OpenAI-compatible server with streaming requests "
+                + "and reports TTFT, TPOT, ITL, latency and throughput; compare replays one workload through "
+                + "serving strategies in process and writes a report.",
+        subcommands = {BenchServeCommand.class, BenchCompareCommand.class})
 final class BenchCommand {
 }

@@ -14,7 +14,8 @@ import java.nio.file.NoSuchFileException;
 
 /**
  * Gantry's command-line tools, which run the engine and the CPU backend directly (no server, no OSGi): text
- * generation, a model benchmark, and writing model files; and a serving benchmark client for a running server.
+ * generation, a model benchmark, and writing model files; a serving benchmark client for a running server and the
+ * offline comparison of serving strategies.
  * {@code bin/gantry} starts this class for the commands it names and the server for anything else.
  *
  * <p>Exit status: 0 on success, 1 when a command fails (a missing or unreadable model, a full disk), 2 for a
@@ -85,8 +86,13 @@ public final class Main {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
+            return new String[] {"Gantry " + number()};
+        }
+
+        /** @return the version, or {@code (development build)} when not run from the built jar */
+        static String number() {
             String version = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"Gantry " + (version != null ? version : "(development build)")};
+            return version != null ? version : "(development build)";
         }
     }
 }

@@ -19,8 +19,8 @@ record LaunchOptions(Path home, boolean shell, boolean help) {
               --shell      start the Gogo shell on this console (try: gantry:plugins, lb, scr:list)
               --help       print this help and exit
             Drop plugin bundles into deploy/ and *.cfg files into conf/ while Gantry runs.
-            Command-line tools (each with --help): gantry generate | bench-model | model synth | model quantize
-            | bench serve.""";
+            Command-line tools (each with --help):
+              gantry generate | bench-model | bench serve | bench compare | model synth | model quantize""";
 
     /**
      * @param args        the command line

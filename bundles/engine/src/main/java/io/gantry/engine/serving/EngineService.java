@@ -76,7 +76,7 @@ public final class EngineService {
 
         /** @return KV cache memory per model in MiB */
         @AttributeDefinition(name = "kvCacheMb", description = "Memory for each model's KV pool, in MiB.")
-        int kvCacheMb() default 256;
+        int kvCacheMb() default 1024;
 
         /** @return the longest sequence to serve, 0 for the model's context */
         @AttributeDefinition(name = "maxModelLen", description = "The longest sequence (prompt plus output) to "

@@ -57,6 +57,14 @@ public final class ModelServer implements AutoCloseable {
             ServingLimits limits, AtomicLong requestIds) throws IOException {
         ServingModel model = ServingModel.open(id, path);
         try {
+            int sequence = limits.sequenceLimit(model.config().contextLength());
+            int slots = model.kvSlots(limits.kvCacheBytes(), limits.maxNumSeqs());
+            if (slots < sequence) {
+                throw new IllegalArgumentException("a KV cache of " + (limits.kvCacheBytes() >> 20) + " MiB holds "
+                        + slots + " tokens of this model, less than one sequence of " + sequence + " tokens; raise "
+                        + "kvCacheMb to at least " + Math.ceilDiv(sequence * model.kvBytesPerSlot(), 1 << 20)
+                        + " or set maxModelLen to " + slots + " or less");
+            }
             ModelServer server = new ModelServer(model, variant, plugins, limits, requestIds);
             server.loop.start();
             return server;

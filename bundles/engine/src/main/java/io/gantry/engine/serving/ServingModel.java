@@ -85,13 +85,13 @@ final class ServingModel implements AutoCloseable {
      *         cached prefixes)
      */
     int kvSlots(long bytes, int maxSequences) {
-        long perSlot = 2L * config.blockCount() * config.kvLength() * KV_ELEMENT_BYTES;
-        long slots = Math.min(bytes / perSlot, 2L * maxSequences * config.contextLength());
-        if (slots < config.contextLength() / 8 && slots < 256) {
-            throw new IllegalArgumentException("A KV cache of " + bytes / (1 << 20) + " MiB holds only " + slots
-                    + " tokens of " + id + " (" + perSlot + " bytes each); raise kvCacheMb");
-        }
+        long slots = Math.min(bytes / kvBytesPerSlot(), 2L * maxSequences * config.contextLength());
         return (int) Math.min(slots, Integer.MAX_VALUE - 8);
+    }
+
+    /** @return the bytes one token slot of the KV pool takes: keys and values of every layer */
+    long kvBytesPerSlot() {
+        return 2L * config.blockCount() * config.kvLength() * KV_ELEMENT_BYTES;
     }
 
     @Override

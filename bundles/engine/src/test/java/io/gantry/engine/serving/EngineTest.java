@@ -13,6 +13,7 @@ import io.gantry.backend.cpu.CpuBackend;
 import io.gantry.engine.gguf.SharedModels;
 import io.gantry.kv.paged.PagedKvAllocator;
 import io.gantry.scheduler.continuous.ContinuousScheduler;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -52,6 +53,20 @@ class EngineTest {
             } finally {
                 engine.close();
             }
+        }
+    }
+
+    @Test
+    void aKvCacheTooSmallForOneSequenceIsRefusedAtStartWithWhatToChange() {
+        try (CpuBackend backend = new CpuBackend(1, true)) {
+            SwappablePlugins plugins = new SwappablePlugins(backend, new PagedKvAllocator(16, true),
+                    new ContinuousScheduler());
+            // stories260K: 1280 bytes per token slot, so 1 MiB holds 819 tokens of its 2048-token context.
+            ServingLimits limits = new ServingLimits(4, 64, 16, 1L << 20, Duration.ofMinutes(1));
+            IOException e = assertThrows(IOException.class, () -> ModelServer.start(null,
+                    SharedModels.require("stories260K.gguf"), Variant.DEFAULT, plugins, limits, new AtomicLong()));
+            assertTrue(e.getMessage().contains("kvCacheMb to at least 3") && e.getMessage().contains("maxModelLen"),
+                    e.getMessage());
         }
     }
 

@@ -38,16 +38,30 @@ public final class StaticScheduler implements Scheduler {
 
     /** Creates a scheduler with the default batch size, for use outside OSGi. */
     public StaticScheduler() {
-        this.batchSize = 8;
+        this(8);
+    }
+
+    /**
+     * Creates a scheduler for use outside OSGi.
+     *
+     * @param batchSize the most requests in one batch
+     * @throws IllegalArgumentException if it is below 1
+     */
+    public StaticScheduler(int batchSize) {
+        this.batchSize = validBatchSize(batchSize);
     }
 
     @Activate
     @Modified
     void configure(Config config) {
-        if (config.batchSize() < 1) {
-            throw new IllegalArgumentException("batchSize must be at least 1, got " + config.batchSize());
+        this.batchSize = validBatchSize(config.batchSize());
+    }
+
+    private static int validBatchSize(int batchSize) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize must be at least 1, got " + batchSize);
         }
-        this.batchSize = config.batchSize();
+        return batchSize;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.gantry.scheduler.fixed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.gantry.api.scheduler.SimulatedView;
 import io.gantry.api.scheduler.StepPlan.Chunk;
@@ -24,6 +25,17 @@ class StaticSchedulerTest {
             view.waiting(id, 10);
         }
         assertEquals(8, scheduler.plan(view).run().size(), "default batchSize is 8");
+    }
+
+    @Test
+    void theBatchSizeCanBeGivenOutsideOsgi() {
+        SimulatedView view = new SimulatedView(16, 4096, 1000, 16);
+        for (int id = 1; id <= 12; id++) {
+            view.waiting(id, 10);
+        }
+        assertEquals(12, new StaticScheduler(16).plan(view).run().size());
+        assertEquals(3, new StaticScheduler(3).plan(view).run().size());
+        assertThrows(IllegalArgumentException.class, () -> new StaticScheduler(0));
     }
 
     @Test

@@ -1,0 +1,88 @@
+package io.gantry.cli.compare;
+
+import io.gantry.api.backend.DeviceBackend;
+import io.gantry.api.kv.KvCacheAllocator;
+import io.gantry.api.plugin.PluginInfo;
+import io.gantry.api.plugin.PluginKind;
+import io.gantry.api.plugin.PluginRegistry;
+import io.gantry.api.scheduler.Scheduler;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The plugins of the strategy being run, outside OSGi: one backend for the whole comparison, and the scheduler and
+ * a fresh KV allocator of each strategy in turn. The engine picks a new strategy up at its next step (a new
+ * allocator means a new, empty KV pool). Reports the first exception a plugin call ends with, so that a strategy
+ * whose steps fail (say, a KV pool too small for a contiguous reservation) is stopped at once instead of waited out.
+ */
+final class StrategyPlugins implements PluginRegistry {
+
+    private final DeviceBackend backend;
+    private final int maxNumSeqs;
+    private final int blockSize;
+    private volatile Scheduler scheduler;
+    private volatile KvCacheAllocator allocator;
+    /** Told of the first failure since {@link #use}, then cleared; null when nobody listens or it was told. */
+    private volatile Consumer<RuntimeException> failureListener;
+
+    /**
+     * @param backend    the backend every strategy runs on
+     * @param maxNumSeqs the engine's max-num-seqs (the static scheduler's batch size)
+     * @param blockSize  tokens per block of the paged allocators
+     */
+    StrategyPlugins(DeviceBackend backend, int maxNumSeqs, int blockSize) {
+        this.backend = backend;
+        this.maxNumSeqs = maxNumSeqs;
+        this.blockSize = blockSize;
+    }
+
+    /**
+     * Makes {@code strategy} the one the engine uses from its next step.
+     *
+     * @param strategy  the strategy
+     * @param onFailure told, on the engine's thread, of the first exception a plugin call ends with from now on
+     */
+    void use(Strategy strategy, Consumer<RuntimeException> onFailure) {
+        failureListener = onFailure;
+        scheduler = strategy.scheduler().create(maxNumSeqs);
+        allocator = strategy.allocator().create(blockSize);
+    }
+
+    @Override
+    public List<PluginInfo> plugins(PluginKind kind) {
+        return List.of();
+    }
+
+    @Override
+    public Optional<PluginInfo> active(PluginKind kind) {
+        return Optional.empty();
+    }
+
+    @Override
+    public void select(PluginKind kind, String name) {
+        throw new UnsupportedOperationException("A comparison chooses its plugins by strategy");
+    }
+
+    @Override
+    public <T, R> R call(Class<T> type, Function<? super T, ? extends R> call, Duration waitUpTo) {
+        Object plugin = type == DeviceBackend.class ? backend : type == KvCacheAllocator.class ? allocator
+                : type == Scheduler.class ? scheduler : null;
+        if (plugin == null) {
+            throw new IllegalStateException("No " + type.getSimpleName() + " in a comparison");
+        }
+        try {
+            return call.apply(type.cast(plugin));
+        } catch (RuntimeException e) {
+            Consumer<RuntimeException> listener = failureListener;
+            failureListener = null;
+            if (listener != null) {
+                listener.accept(e);
+            }
+            throw e;
+        }
+    }
+}
