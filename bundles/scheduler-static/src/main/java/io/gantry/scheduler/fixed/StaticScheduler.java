@@ -64,16 +64,22 @@ public final class StaticScheduler implements Scheduler {
         return batchSize;
     }
 
+    /**
+     * A batch forms while none of its members has produced a token yet: its prompts may take several steps to
+     * prefill under the token budget, and the batch takes in waiting requests up to {@code batchSize} until then.
+     * Once every member decodes, nothing joins until the batch has finished.
+     */
     @Override
     public StepPlan plan(SchedulerView view) {
         StepBudget budget = new StepBudget(view);
         List<SequenceView> running = view.running();
-        if (!running.isEmpty()) {
-            budget.runPreempting(running, running.reversed());
-            return budget.build();
-        }
+        budget.runPreempting(running, running.reversed());
+        boolean forming = running.stream().allMatch(sequence -> sequence.generatedTokens() == 0);
         List<SequenceView> waiting = view.waiting();
-        budget.admitInOrder(waiting.subList(0, Math.min(batchSize, waiting.size())));
+        int room = batchSize - running.size();
+        if (forming && room > 0) {
+            budget.admitInOrder(waiting.subList(0, Math.min(room, waiting.size())));
+        }
         return budget.build();
     }
 }

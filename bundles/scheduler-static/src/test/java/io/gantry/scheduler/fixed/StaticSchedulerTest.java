@@ -39,6 +39,20 @@ class StaticSchedulerTest {
     }
 
     @Test
+    void aBatchWhosePromptsExceedOneStepKeepsFormingUntilItDecodes() {
+        // Members 1 and 2 are prefilling (no token yet): the batch is still forming, so 3 joins.
+        SimulatedView forming = new SimulatedView(16, 512, 1000, 16).prefilling(1, 160, 80).prefilling(2, 80, 40)
+                .waiting(3, 80);
+        assertEquals(List.of(1L, 2L, 3L), ids(new StaticScheduler(3).plan(forming).run()));
+        // Full: nobody joins even while forming.
+        assertEquals(List.of(1L, 2L), ids(new StaticScheduler(2).plan(forming).run()));
+    }
+
+    private static List<Long> ids(List<Chunk> chunks) {
+        return chunks.stream().map(Chunk::sequenceId).toList();
+    }
+
+    @Test
     void theBatchStillRespectsTheTokenBudget() {
         SimulatedView view = new SimulatedView(16, 25, 1000, 16).waiting(1, 10).waiting(2, 10).waiting(3, 10);
         assertEquals(List.of(new Chunk(1, 10), new Chunk(2, 10), new Chunk(3, 5)), scheduler.plan(view).run());
