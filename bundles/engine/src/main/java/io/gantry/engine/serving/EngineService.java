@@ -1,11 +1,6 @@
 package io.gantry.engine.serving;
 
-import io.gantry.api.inference.GenerationHandle;
-import io.gantry.api.inference.GenerationRequest;
-import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.InferenceService;
-import io.gantry.api.inference.ModelInfo;
-import io.gantry.api.inference.TokenSink;
 import io.gantry.api.plugin.PluginRegistry;
 
 import java.io.IOException;
@@ -13,10 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 import org.osgi.framework.BundleContext;
@@ -31,8 +23,9 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
- * The engine's {@link InferenceService}: loads the configured models and serves each from its own
- * {@link StepLoop}, with the scheduler, KV allocator and backend the {@link PluginRegistry} makes active.
+ * Provides the engine's {@link InferenceService} in OSGi: loads the configured models into {@link ServedModels},
+ * each served from its own {@link StepLoop} with the scheduler, KV allocator and backend the
+ * {@link PluginRegistry} makes active.
  *
  * <p>Configured under PID {@value #PID} ({@link Config}); a change restarts it (requests inside end with an
  * {@code UNAVAILABLE} error). Models load on a thread of their own, and the service is registered only once
@@ -42,7 +35,7 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 @Component(name = EngineService.PID, service = {}, immediate = true, configurationPid = EngineService.PID,
         configurationPolicy = ConfigurationPolicy.OPTIONAL)
 @Designate(ocd = EngineService.Config.class)
-public final class EngineService implements InferenceService {
+public final class EngineService {
 
     /** The configuration PID. */
     public static final String PID = "io.gantry.engine";
@@ -93,16 +86,11 @@ public final class EngineService implements InferenceService {
     private final ServingLimits limits;
     private final List<String> modelSpecs;
     private final BundleContext context;
-    private final AtomicLong requestIds = new AtomicLong();
-    /** Written once by the loader thread before the service is registered; read-only afterwards. */
-    private volatile Map<String, Served> served = Map.of();
+    /** Set once by the loader thread, before the service is registered. */
+    private volatile ServedModels served;
     private volatile boolean closed;
     private ServiceRegistration<InferenceService> registration;
     private final Thread loader;
-
-    /** A loaded model and its loop. */
-    private record Served(ServingModel model, StepLoop loop, PromptEncoder encoder) {
-    }
 
     /**
      * @param plugins the active plugins
@@ -122,49 +110,29 @@ public final class EngineService implements InferenceService {
     }
 
     private void load() {
-        Map<String, Served> loaded = new LinkedHashMap<>();
-        for (ModelSpec spec : modelSpecs()) {
-            try {
-                ServingModel model = ServingModel.open(spec.id(), spec.path());
-                if (loaded.containsKey(model.id())) {
-                    model.close();
-                    LOG.log(System.Logger.Level.ERROR, "Model id {0} is configured twice; serving the first",
-                            model.id());
-                    continue;
-                }
-                StepLoop loop = new StepLoop(model, plugins, limits, requestIds);
-                loaded.put(model.id(), new Served(model, loop, new PromptEncoder(model)));
-                LOG.log(System.Logger.Level.INFO, "Serving model {0} from {1}: {2}", model.id(), spec.path(),
-                        model.config());
-            } catch (IOException | RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "Cannot serve model " + spec.path() + ": " + e.getMessage());
-            }
-        }
+        ServedModels loaded = ServedModels.open(modelFiles(), plugins, limits);
         synchronized (this) {
             if (closed || loaded.isEmpty()) {
-                loaded.values().forEach(s -> s.model().close());
+                loaded.close();
                 if (loaded.isEmpty() && !closed) {
                     LOG.log(System.Logger.Level.WARNING, "No model to serve: configure models in PID " + PID
                             + " or put a .gguf file into " + modelFolder());
                 }
                 return;
             }
-            loaded.values().forEach(s -> s.loop().start());
-            served = Map.copyOf(loaded);
-            registration = context.registerService(InferenceService.class, this, null);
+            loaded.start();
+            served = loaded;
+            registration = context.registerService(InferenceService.class, loaded, null);
         }
     }
 
-    private record ModelSpec(String id, Path path) {
-    }
-
-    private List<ModelSpec> modelSpecs() {
-        List<ModelSpec> specs = new ArrayList<>();
+    private List<ServedModels.ModelFile> modelFiles() {
+        List<ServedModels.ModelFile> specs = new ArrayList<>();
         if (modelSpecs.isEmpty()) {
             Path folder = modelFolder();
             try (var files = Files.list(folder)) {
                 files.filter(p -> p.getFileName().toString().endsWith(".gguf")).sorted()
-                        .forEach(p -> specs.add(new ModelSpec(null, p)));
+                        .forEach(p -> specs.add(new ServedModels.ModelFile(null, p)));
             } catch (IOException e) {
                 LOG.log(System.Logger.Level.DEBUG, "No models folder at " + folder, e);
             }
@@ -174,8 +142,10 @@ public final class EngineService implements InferenceService {
         for (String spec : modelSpecs.stream().flatMap(s -> Stream.of(s.split(","))).filter(s -> !s.isBlank())
                 .toList()) {
             int equals = spec.indexOf('=');
-            specs.add(equals > 0 ? new ModelSpec(spec.substring(0, equals).trim(),
-                    Path.of(spec.substring(equals + 1).trim())) : new ModelSpec(null, Path.of(spec.trim())));
+            specs.add(equals > 0
+                    ? new ServedModels.ModelFile(spec.substring(0, equals).trim(),
+                            Path.of(spec.substring(equals + 1).trim()))
+                    : new ServedModels.ModelFile(null, Path.of(spec.trim())));
         }
         return specs;
     }
@@ -196,44 +166,8 @@ public final class EngineService implements InferenceService {
             }
         }
         loader.join(STOP_TIMEOUT.toMillis());
-        for (Served s : served.values()) {
-            s.loop().stop(STOP_TIMEOUT);
-            s.model().close();
+        if (served != null) {
+            served.close();
         }
-    }
-
-    @Override
-    public List<ModelInfo> models() {
-        return served.values().stream().map(s -> s.model().info()).toList();
-    }
-
-    @Override
-    public int[] tokenize(String model, String text, boolean addSpecial, boolean parseSpecial)
-            throws InferenceException {
-        return find(model).model().tokenizer().encode(text, addSpecial, parseSpecial);
-    }
-
-    @Override
-    public String detokenize(String model, int[] tokens) throws InferenceException {
-        try {
-            return find(model).model().tokenizer().decode(tokens);
-        } catch (IllegalArgumentException e) {
-            throw new InferenceException(InferenceException.Kind.INVALID_REQUEST, e.getMessage());
-        }
-    }
-
-    @Override
-    public GenerationHandle submit(GenerationRequest request, TokenSink sink) throws InferenceException {
-        Served s = find(request.model());
-        return s.loop().submit(request, s.encoder().tokens(request.prompt()), sink);
-    }
-
-    private Served find(String model) throws InferenceException {
-        Served s = served.get(model);
-        if (s == null) {
-            throw new InferenceException(InferenceException.Kind.UNKNOWN_MODEL, "The model '" + model
-                    + "' does not exist; served: " + String.join(", ", served.keySet()));
-        }
-        return s;
     }
 }

@@ -11,11 +11,11 @@ import java.time.Duration;
  * @param kvCacheBytes        memory for the KV pool
  * @param defaultTimeout      how long a request may take when it does not say
  */
-record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
+public record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
         Duration defaultTimeout) {
 
     /** Checks every value, naming the one that is wrong. */
-    ServingLimits {
+    public ServingLimits {
         if (maxNumSeqs < 1) {
             throw new IllegalArgumentException("maxNumSeqs must be at least 1, got " + maxNumSeqs);
         }
