@@ -24,6 +24,7 @@ import io.gantry.api.scheduler.SequenceState;
 import io.gantry.api.scheduler.SequenceView;
 import io.gantry.api.scheduler.StepPlan;
 import java.io.IOException;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -82,6 +83,7 @@ public class HotSwapIT {
         Path work = Path.of(System.getProperty("gantry.itest.work"));
         Path deploy = recreate(work.resolve("deploy"));
         Path conf = recreate(work.resolve("conf"));
+        RestProbe.configure(conf);
         List<Option> options = new ArrayList<>(List.of(
                 junitBundles(),
                 cleanCaches(true),
@@ -92,7 +94,9 @@ public class HotSwapIT {
                 frameworkProperty("felix.fileinstall.poll").value("200"),
                 frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
                 frameworkProperty("felix.fileinstall.enableConfigSave").value("false"),
-                frameworkProperty("ds.loglevel").value("warn")));
+                frameworkProperty("ds.loglevel").value("warn"),
+                // Pax Exam's fallback log takes every java.util.logging record, Jetty's debug output included.
+                systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN")));
         List<Path> jars = jars(distribution.resolve("bundle"));
         if (jars.isEmpty()) {
             throw new IllegalStateException("No bundles in " + distribution.resolve("bundle") + "; build the distribution first");
@@ -142,12 +146,21 @@ public class HotSwapIT {
             }
         }
         assertEquals(List.of(), problems);
-        assertTrue("expected the engine, scheduler and allocator components, found " + components, components >= 7);
+        assertTrue("expected the engine, scheduler, allocator and transport components, found " + components,
+                components >= 8);
         assertEquals(List.of("continuous", "priority", "static"), names(PluginKind.SCHEDULER));
         assertEquals(List.of("contiguous", "paged"), names(PluginKind.KV_ALLOCATOR));
         assertEquals(Optional.of("continuous"), registry().active(PluginKind.SCHEDULER).map(PluginInfo::name));
         assertEquals(Optional.of("paged"), registry().active(PluginKind.KV_ALLOCATOR).map(PluginInfo::name));
         assertEquals(Optional.of("memory"), registry().active(PluginKind.RESPONSE_CACHE).map(PluginInfo::name));
+    }
+
+    @Test
+    public void theRestTransportAnswersHealthChecksWithoutAModel() throws Exception {
+        // No model is configured here: the transport listens and says it is waiting for one.
+        HttpResponse<String> health = RestProbe.get(RestProbe.endpoint(context) + "/health");
+        assertEquals(503, health.statusCode());
+        assertEquals("{\"status\":\"loading\"}", health.body());
     }
 
     @Test

@@ -27,6 +27,7 @@ import io.gantry.api.plugin.PluginInfo;
 import io.gantry.api.plugin.PluginKind;
 import io.gantry.api.plugin.PluginRegistry;
 import java.io.IOException;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -81,6 +82,7 @@ public class ServingHotSwapIT {
         Path distribution = Path.of(System.getProperty("gantry.distribution"));
         Path work = Path.of(System.getProperty("gantry.itest.work")).resolve("serving");
         Path conf = recreate(work.resolve("conf"));
+        RestProbe.configure(conf);
         Path model = Path.of(System.getProperty("gantry.shared.models", "../shared/models")).resolve(MODEL + ".gguf");
         if (Files.exists(model)) {
             Files.writeString(conf.resolve(ENGINE_CFG), engineCfg(model, ""));
@@ -94,7 +96,9 @@ public class ServingHotSwapIT {
                 frameworkProperty("felix.fileinstall.poll").value("100"),
                 frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
                 frameworkProperty("felix.fileinstall.enableConfigSave").value("false"),
-                frameworkProperty("ds.loglevel").value("warn")));
+                frameworkProperty("ds.loglevel").value("warn"),
+                // Pax Exam's fallback log takes every java.util.logging record, Jetty's debug output included.
+                systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN")));
         try (Stream<Path> jars = Files.list(distribution.resolve("bundle"))) {
             jars.filter(jar -> jar.toString().endsWith(".jar")).sorted()
                     .forEach(jar -> options.add(bundle(jar.toUri().toString())));
@@ -201,6 +205,25 @@ public class ServingHotSwapIT {
             family.samples().forEach(sample -> variants.add(sample.labels().get("variant")));
         }
         return variants;
+    }
+
+    @Test
+    public void theRestTransportServesAChatCompletion() throws Exception {
+        assumeTrue("stories260K.gguf is not in ../shared/models; skipping the serving itest",
+                Files.exists(Path.of(System.getProperty("gantry.itest.model"))));
+        String endpoint = RestProbe.endpoint(context);
+        service(InferenceService.class);
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (RestProbe.get(endpoint + "/health").statusCode() != 200) {
+            assertTrue("/health never answered 200 while a model is served", System.nanoTime() < deadline);
+            Thread.sleep(20);
+        }
+        HttpResponse<String> response = RestProbe.post(endpoint + "/v1/chat/completions", "{\"model\": \"" + MODEL
+                + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Once upon a time\"}], "
+                + "\"max_tokens\": 20}");
+        assertEquals(response.body(), 200, response.statusCode());
+        assertTrue(response.body(), response.body().contains("\"object\":\"chat.completion\"")
+                && response.body().contains("\"completion_tokens\":"));
     }
 
     /** One stream's text and end. */

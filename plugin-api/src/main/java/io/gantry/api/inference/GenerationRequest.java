@@ -10,7 +10,7 @@ import java.util.Objects;
  * @param model        a model id from {@link InferenceService#models()}
  * @param prompt       what to start from
  * @param sampling     how to choose tokens
- * @param maxTokens    the most tokens to generate (at least 1)
+ * @param maxTokens    the most tokens to generate (at least 1), or {@link #UNTIL_CONTEXT_FULL}
  * @param stop         strings that end generation when produced (not included in the output)
  * @param stopTokenIds token ids that end generation (besides EOS, unless {@code ignoreEos})
  * @param ignoreEos    keep generating past EOS until {@code maxTokens} or a stop condition
@@ -23,6 +23,13 @@ import java.util.Objects;
 public record GenerationRequest(String model, Prompt prompt, SamplingParams sampling, int maxTokens,
         List<String> stop, int[] stopTokenIds, boolean ignoreEos, int topLogprobs, int priority, Duration timeout,
         String user) {
+
+    /**
+     * The {@link #maxTokens} that generates until the prompt and the output fill the model's context (or another
+     * stop condition ends it first): the OpenAI API's behaviour when a request sets no {@code max_tokens}. A prompt
+     * that fills the context by itself is refused as {@link InferenceException.Kind#CONTEXT_LENGTH_EXCEEDED}.
+     */
+    public static final int UNTIL_CONTEXT_FULL = Integer.MAX_VALUE;
 
     /** The most alternatives {@link #topLogprobs} may ask for. */
     public static final int MAX_TOP_LOGPROBS = 20;

@@ -84,7 +84,8 @@ final class EngineSequence implements SequenceView, GenerationHandle {
 
     @Override
     public int maxTokens() {
-        return request.maxTokens();
+        // The output holds the prompt and at most max_tokens more: this is the limit the request resolved to.
+        return output.capacity() - output.promptLength();
     }
 
     @Override

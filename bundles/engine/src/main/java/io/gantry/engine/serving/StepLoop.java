@@ -119,11 +119,14 @@ final class StepLoop implements Runnable {
         if (prompt.length == 0) {
             throw new InferenceException(InferenceException.Kind.INVALID_REQUEST, "The prompt is empty");
         }
-        if ((long) prompt.length + request.maxTokens() > context) {
+        boolean untilFull = request.maxTokens() == GenerationRequest.UNTIL_CONTEXT_FULL;
+        int maxTokens = untilFull ? context - prompt.length : request.maxTokens();
+        if (maxTokens < 1 || (long) prompt.length + maxTokens > context) {
             throw new InferenceException(InferenceException.Kind.CONTEXT_LENGTH_EXCEEDED, "This model's maximum "
-                    + "context length is " + context + " tokens, but " + (prompt.length + (long) request.maxTokens())
-                    + " were requested (" + prompt.length + " in the prompt, " + request.maxTokens()
-                    + " for the completion)");
+                    + "context length is " + context + " tokens, but " + (untilFull
+                    ? "the prompt has " + prompt.length + ", which leaves no room for the completion"
+                    : (prompt.length + (long) maxTokens) + " were requested (" + prompt.length + " in the prompt, "
+                    + maxTokens + " for the completion)"));
         }
         int vocabulary = model.config().vocabularySize();
         for (int token : prompt) {
@@ -132,8 +135,8 @@ final class StepLoop implements Runnable {
                         + " is outside the vocabulary of " + vocabulary);
             }
         }
-        SequenceOutput output = new SequenceOutput(model.tokenizer(), prompt, prompt.length + request.maxTokens(),
-                request.sampling(), request.maxTokens(), request.ignoreEos(), request.stopTokenIds(), request.stop(),
+        SequenceOutput output = new SequenceOutput(model.tokenizer(), prompt, prompt.length + maxTokens,
+                request.sampling(), maxTokens, request.ignoreEos(), request.stopTokenIds(), request.stop(),
                 request.topLogprobs());
         if (queued.incrementAndGet() > limits.maxWaiting()) {
             queued.decrementAndGet();

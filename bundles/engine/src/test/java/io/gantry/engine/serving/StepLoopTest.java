@@ -28,6 +28,7 @@ import io.gantry.scheduler.priority.PriorityScheduler;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -240,6 +241,31 @@ class StepLoopTest {
             assertEquals(FinishReason.CANCELLED, completion.reason());
             assertEquals(completion, handle.completion().toCompletableFuture().get());
             assertEquals(0, allocator.stats().usedBlocks());
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void untilContextFullGeneratesUntilPromptAndOutputFillTheContext() throws Exception {
+        StepLoop loop = loop(new SwappablePlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
+                1, 2);
+        try {
+            CollectingSink collector = new CollectingSink();
+            loop.submit(new GenerationRequest(model.id(), new Prompt.Text(PROMPTS.get(0)), SamplingParams.GREEDY,
+                    GenerationRequest.UNTIL_CONTEXT_FULL, List.of(), null, true, -1, 0, null, null), prompt(0),
+                    collector);
+            Completion completion = collector.done.get(60, TimeUnit.SECONDS);
+            assertEquals(FinishReason.LENGTH, completion.reason());
+            assertEquals(model.config().contextLength(), completion.promptTokens() + completion.completionTokens());
+
+            int[] fillsTheContext = new int[model.config().contextLength()];
+            Arrays.fill(fillsTheContext, prompt(0)[1]);
+            InferenceException full = assertThrows(InferenceException.class, () -> loop.submit(
+                    new GenerationRequest(model.id(), new Prompt.Tokens(fillsTheContext), SamplingParams.GREEDY,
+                            GenerationRequest.UNTIL_CONTEXT_FULL, List.of(), null, false, -1, 0, null, null),
+                    fillsTheContext, new CollectingSink()));
+            assertEquals(InferenceException.Kind.CONTEXT_LENGTH_EXCEEDED, full.kind());
         } finally {
             loop.stop(Duration.ofSeconds(10));
         }
