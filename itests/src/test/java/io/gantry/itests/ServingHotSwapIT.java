@@ -224,6 +224,15 @@ public class ServingHotSwapIT {
         assertEquals(response.body(), 200, response.statusCode());
         assertTrue(response.body(), response.body().contains("\"object\":\"chat.completion\"")
                 && response.body().contains("\"completion_tokens\":"));
+
+        // /metrics gathers the engine's MetricsSource, the transport's own metrics and the response cache's.
+        HttpResponse<String> metrics = RestProbe.get(endpoint + "/metrics");
+        assertEquals(200, metrics.statusCode());
+        for (String expected : List.of("gantry:generation_tokens_total{", "# TYPE gantry:http_requests_total counter",
+                "gantry:http_requests_total{method=\"POST\",route=\"/v1/chat/completions\",status=\"200\"}",
+                "# TYPE gantry:response_cache_entries gauge")) {
+            assertTrue(expected + " in\n" + metrics.body(), metrics.body().contains(expected));
+        }
     }
 
     /** One stream's text and end. */

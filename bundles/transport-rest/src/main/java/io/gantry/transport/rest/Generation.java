@@ -7,15 +7,18 @@ import io.gantry.api.inference.GenerationHandle;
 import io.gantry.api.inference.GenerationRequest;
 import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.InferenceService;
+import io.gantry.api.inference.TokenSink;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.UnaryOperator;
 
 /**
  * The choices of one completion request, submitted to the engine together and ended together: if one cannot be
@@ -78,13 +81,24 @@ final class Generation implements AutoCloseable {
      */
     static Generation submit(InferenceService service, CompletionRequest request, int capacity, Thread reader,
             Set<Generation> active) {
+        return submit(service, request, capacity, reader, active, UnaryOperator.identity());
+    }
+
+    /**
+     * Submits every choice of a request, the engine's tokens passing through {@code tap} on their way to each
+     * choice's stream (the response cache records them there).
+     *
+     * @see #submit(InferenceService, CompletionRequest, int, Thread, Set)
+     */
+    static Generation submit(InferenceService service, CompletionRequest request, int capacity, Thread reader,
+            Set<Generation> active, UnaryOperator<TokenSink> tap) {
         List<Choice> choices = new ArrayList<>(request.choices().size());
         Generation generation = new Generation(request, choices, active);
         active.add(generation);
         try {
             for (GenerationRequest choiceRequest : request.choices()) {
                 Choice choice = new Choice(choices.size(), new ChoiceStream(capacity, reader));
-                choice.handle = service.submit(choiceRequest, choice.stream);
+                choice.handle = service.submit(choiceRequest, tap.apply(choice.stream));
                 choices.add(choice);
             }
         } catch (InferenceException e) {
@@ -95,6 +109,17 @@ final class Generation implements AutoCloseable {
             throw e;
         }
         return generation;
+    }
+
+    /**
+     * A one-choice generation that has already ended: a stored response fed to its stream, as if the engine had
+     * generated it. It is never registered as active, since nothing runs.
+     */
+    static Generation replay(CompletionRequest request, List<GeneratedToken> tokens, Completion completion) {
+        ChoiceStream stream = new ChoiceStream(Integer.MAX_VALUE, null);
+        tokens.forEach(stream::onToken);
+        stream.onComplete(completion);
+        return new Generation(request, List.of(new Choice(0, stream)), new HashSet<>());
     }
 
     CompletionRequest request() {

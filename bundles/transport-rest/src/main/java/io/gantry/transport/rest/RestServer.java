@@ -4,9 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.gantry.api.cache.ResponseCache;
 import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.InferenceService;
 import io.gantry.api.inference.ModelInfo;
+import io.gantry.api.metrics.MetricsSource;
 
 import io.javalin.Javalin;
 import io.javalin.http.Context;
@@ -21,8 +23,8 @@ import java.util.function.Supplier;
 
 /**
  * The HTTP server: an embedded Javalin (Jetty on virtual threads) serving the OpenAI-compatible API, the
- * tokenizer endpoints, asynchronous jobs and health checks over whatever {@link InferenceService} is there at the
- * moment of each request. Every error, including a path that does not exist, is answered as an OpenAI error
+ * tokenizer endpoints, asynchronous jobs, health checks, metrics and its OpenAPI document over whatever
+ * {@link InferenceService} (and {@link ResponseCache}) is there at the moment of each request. Every error, including a path that does not exist, is answered as an OpenAI error
  * object.
  */
 final class RestServer {
@@ -36,14 +38,31 @@ final class RestServer {
     private final Set<Generation> active = ConcurrentHashMap.newKeySet();
     private final Jobs jobs;
     private final Javalin app;
+    private final MetricsEndpoint metricsEndpoint;
+    private final ResponseCaching caching;
+    /** Every route registered, as {@code METHOD /path/{param}}. */
+    private final Set<String> routes = ConcurrentHashMap.newKeySet();
 
     /**
      * @param settings  where to listen and the limits
      * @param inference the engine's service, read once per request; {@code null} while no model is served
      */
     RestServer(ServerSettings settings, Supplier<InferenceService> inference) {
+        this(settings, inference, List::of, () -> null);
+    }
+
+    /**
+     * @param settings  where to listen and the limits
+     * @param inference the engine's service, read once per request; {@code null} while no model is served
+     * @param metrics   the registered metric sources, read on every scrape of {@code /metrics}
+     * @param cache     the registered response cache, read once per request; {@code null} when there is none
+     */
+    RestServer(ServerSettings settings, Supplier<InferenceService> inference,
+            Supplier<List<MetricsSource>> metrics, Supplier<ResponseCache> cache) {
         this.settings = settings;
         this.inference = inference;
+        this.metricsEndpoint = new MetricsEndpoint(metrics, cache);
+        this.caching = new ResponseCaching(cache);
         this.jobs = new Jobs(settings.jobTtl(), settings.maxFinishedJobs());
         this.app = withOwnClassLoader(() -> Javalin.create(config -> {
             config.showJavalinBanner = false;
@@ -54,6 +73,12 @@ final class RestServer {
             config.http.maxRequestSize = settings.maxRequestBytes();
             config.jetty.defaultHost = settings.host();
             config.jetty.defaultPort = settings.port();
+            config.requestLogger.http(metricsEndpoint::record);
+            config.events.handlerAdded(handler -> {
+                if (handler.getHttpMethod().isHttpMethod()) {
+                    routes.add(handler.getHttpMethod().name() + " " + handler.getPath());
+                }
+            });
         }));
         routes();
     }
@@ -72,6 +97,8 @@ final class RestServer {
         app.get("/health", this::health);
         app.get("/healthz", this::health);
         app.get("/ready", this::ready);
+        app.get("/metrics", metricsEndpoint::scrape);
+        app.get("/openapi.json", new OpenApiDocument()::serve);
         app.exception(ApiException.class, (e, ctx) -> error(ctx, e));
         app.exception(HttpResponseException.class, (e, ctx) -> error(ctx, e.getStatus() == 404
                 ? ApiException.notFound("There is no " + ctx.method() + " " + ctx.path())
@@ -116,6 +143,15 @@ final class RestServer {
         return settings;
     }
 
+    /** @return every route registered, as {@code METHOD /path/{param}} */
+    Set<String> registeredRoutes() {
+        return Set.copyOf(routes);
+    }
+
+    ResponseCaching caching() {
+        return caching;
+    }
+
     Set<Generation> active() {
         return active;
     }
@@ -129,9 +165,10 @@ final class RestServer {
         return service;
     }
 
-    /** @return the request's JSON body, checked against the size limit */
+    /** @return the request's JSON body (inflated if gzip-encoded), checked against the size limit */
     JsonBody body(Context ctx) throws IOException {
-        return JsonBody.read(ctx.req().getInputStream(), ctx.req().getContentLengthLong(), settings.maxRequestBytes());
+        return JsonBody.read(Compression.requestBody(ctx), ctx.req().getContentLengthLong(),
+                settings.maxRequestBytes());
     }
 
     /** @return the default model: the first one served */
@@ -289,7 +326,7 @@ final class RestServer {
         ctx.status(status);
         ctx.contentType("application/json");
         try {
-            ctx.result(JsonBody.MAPPER.writeValueAsBytes(body));
+            Compression.result(ctx, JsonBody.MAPPER.writeValueAsBytes(body));
         } catch (IOException e) {
             throw new IllegalStateException("A JSON tree could not be written", e);
         }

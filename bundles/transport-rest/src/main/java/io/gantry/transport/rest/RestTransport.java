@@ -1,6 +1,8 @@
 package io.gantry.transport.rest;
 
+import io.gantry.api.cache.ResponseCache;
 import io.gantry.api.inference.InferenceService;
+import io.gantry.api.metrics.MetricsSource;
 import io.gantry.api.transport.Transport;
 
 import java.time.Duration;
@@ -80,6 +82,13 @@ public final class RestTransport implements Transport {
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile InferenceService inference;
 
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    private volatile List<MetricsSource> metricsSources = List.of();
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile ResponseCache responseCache;
+
     private final RestServer server;
 
     /**
@@ -92,7 +101,7 @@ public final class RestTransport implements Transport {
         this.server = new RestServer(new ServerSettings(config.host(), config.port(), config.maxRequestBytes(),
                 config.streamBufferTokens(), Duration.ofSeconds(config.keepAliveSeconds()),
                 Duration.ofSeconds(config.jobTtlSeconds()), config.maxFinishedJobs(), config.maxChoices()),
-                () -> inference);
+                () -> inference, () -> metricsSources, () -> responseCache);
         server.start();
     }
 

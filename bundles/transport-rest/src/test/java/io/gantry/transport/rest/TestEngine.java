@@ -10,6 +10,7 @@ import io.gantry.api.inference.InferenceService;
 import io.gantry.api.inference.ModelInfo;
 import io.gantry.api.inference.TokenSink;
 import io.gantry.api.kv.KvCacheAllocator;
+import io.gantry.api.metrics.MetricsSource;
 import io.gantry.api.plugin.PluginInfo;
 import io.gantry.api.plugin.PluginKind;
 import io.gantry.api.plugin.PluginRegistry;
@@ -84,6 +85,11 @@ final class TestEngine implements InferenceService, AutoCloseable {
         Assumptions.assumeTrue(Files.isRegularFile(path),
                 () -> "Skipped: " + path + " is missing (see ../shared/models/SOURCES.md)");
         return path;
+    }
+
+    /** @return the engine's metrics, as it registers them in OSGi */
+    MetricsSource metrics() {
+        return models;
     }
 
     @Override
