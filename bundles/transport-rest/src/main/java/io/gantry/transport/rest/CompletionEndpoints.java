@@ -65,7 +65,7 @@ final class CompletionEndpoints {
             RestServer.json(ctx, 202, job.view());
             return;
         }
-        Generation generation = finished(service, request);
+        Generation generation = finished(ctx, service, request);
         Generation.Choice choice = generation.choices().getFirst();
         RestServer.json(ctx, 200, generateResult(request.model(), choice.text.toString(),
                 Generation.finishReason((Completion) choice.end()), generation.usage()));
@@ -87,7 +87,7 @@ final class CompletionEndpoints {
             stream(ctx, service, format, request, id, created);
             return;
         }
-        Generation generation = finished(service, request);
+        Generation generation = finished(ctx, service, request);
         ObjectNode response = format.envelope(id, created, request.model(), false);
         ArrayNode choices = response.withArray("choices");
         for (Generation.Choice choice : generation.choices()) {
@@ -104,9 +104,11 @@ final class CompletionEndpoints {
      * @return the ended generation, every choice's text and tokens taken
      * @throws ApiException if the engine refused it, or a choice failed or timed out
      */
-    private Generation finished(InferenceService service, CompletionRequest request) throws InterruptedException {
+    private Generation finished(Context ctx, InferenceService service, CompletionRequest request)
+            throws InterruptedException {
         Generation generation = Generation.submit(service, request, Integer.MAX_VALUE, Thread.currentThread(),
                 server.active());
+        ctx.attribute(Generation.ATTRIBUTE, generation);
         try {
             generation.awaitEnd();
         } finally {
@@ -125,6 +127,7 @@ final class CompletionEndpoints {
         // Submitted before the response starts: a refused request still gets its error status.
         try (Generation generation = Generation.submit(service, request, server.settings().streamBufferTokens(),
                 Thread.currentThread(), server.active())) {
+            ctx.attribute(Generation.ATTRIBUTE, generation);
             ctx.status(200);
             ctx.res().setContentType("text/event-stream; charset=utf-8");
             ctx.res().setHeader("Cache-Control", "no-cache");
