@@ -6,18 +6,24 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.HexFormat;
 import org.osgi.framework.BundleContext;
 import org.osgi.util.tracker.ServiceTracker;
 
 /** Reaches the REST transport running in Felix over real HTTP. */
 final class RestProbe {
 
-    /** The REST transport's configuration for itests: this machine only, on a free port. */
+    /** The admin key the itests' transport accepts. */
+    static final String ADMIN_KEY = "itest-admin-key";
+    /** The REST transport's configuration for itests: this machine only, on a free port, with the admin API. */
     static final String CFG_FILE = "io.gantry.transport.rest.cfg";
-    static final String CFG = "host = 127.0.0.1\nport = 0\n";
+    static final String CFG = "host = 127.0.0.1\nport = 0\nadminKeys = sha256:" + sha256(ADMIN_KEY) + "\n";
 
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
@@ -56,6 +62,24 @@ final class RestProbe {
     static HttpResponse<String> get(String url) throws IOException, InterruptedException {
         return CLIENT.send(HttpRequest.newBuilder(URI.create(url)).timeout(TIMEOUT).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Sends an admin call: {@code body} is {@code null} for a GET, else PUT as JSON. */
+    static HttpResponse<String> admin(String url, String body) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(TIMEOUT)
+                .header("Authorization", "Bearer " + ADMIN_KEY);
+        return CLIENT.send(body == null ? request.GET().build()
+                : request.header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String sha256(String key) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(key.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static HttpResponse<String> post(String url, String json) throws IOException, InterruptedException {

@@ -184,6 +184,11 @@ public class ServingHotSwapIT {
         Path model = Path.of(System.getProperty("gantry.itest.model"));
         assumeTrue("stories260K.gguf is not in ../shared/models; skipping the serving itest", Files.exists(model));
         writeCfg(ENGINE_CFG, engineCfg(model, variants));
+        return awaitEngine(expected);
+    }
+
+    /** Waits for the engine's services with exactly these variants. */
+    private InferenceService awaitEngine(Set<String> expected) throws Exception {
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
         while (System.nanoTime() < deadline) {
             ServiceReference<?>[] references = context.getServiceReferences(MetricsSource.class.getName(), null);
@@ -233,6 +238,32 @@ public class ServingHotSwapIT {
                 "# TYPE gantry:response_cache_entries gauge")) {
             assertTrue(expected + " in\n" + metrics.body(), metrics.body().contains(expected));
         }
+    }
+
+    @Test
+    public void theAdminApiListsAndSwitchesPluginsAndSetsVariants() throws Exception {
+        String endpoint = RestProbe.endpoint(context);
+        PluginRegistry registry = service(PluginRegistry.class);
+        HttpResponse<String> bundles = RestProbe.admin(endpoint + "/admin/bundles", null);
+        assertEquals(bundles.body(), 200, bundles.statusCode());
+        assertTrue(bundles.body(), bundles.body().contains("\"symbolic_name\":\"gantry-engine\""));
+        assertEquals(401, RestProbe.get(endpoint + "/admin/plugins").statusCode());
+
+        awaitActive(PluginKind.SCHEDULER, registry.active(PluginKind.SCHEDULER).orElseThrow().name());
+        HttpResponse<String> plugins = RestProbe.admin(endpoint + "/admin/plugins", null);
+        assertEquals(plugins.body(), 200, plugins.statusCode());
+        assertTrue(plugins.body(), plugins.body().contains("\"name\":\"static\""));
+        HttpResponse<String> select = RestProbe.admin(endpoint + "/admin/plugins/scheduler", "{\"name\": \"static\"}");
+        assertEquals(select.body(), 202, select.statusCode());
+        awaitActive(PluginKind.SCHEDULER, "static");
+
+        assumeTrue("stories260K.gguf is not in ../shared/models; skipping the variants part",
+                Files.exists(Path.of(System.getProperty("gantry.itest.model"))));
+        HttpResponse<String> variants = RestProbe.admin(endpoint + "/admin/variants",
+                "{\"variants\": \"a:1:continuous, b:1:static\"}");
+        assertEquals(variants.body(), 202, variants.statusCode());
+        InferenceService engine = awaitEngine(Set.of("a", "b"));
+        assertEquals("the engine kept its other settings", MODEL, engine.models().getFirst().id());
     }
 
     /** One stream's text and end. */

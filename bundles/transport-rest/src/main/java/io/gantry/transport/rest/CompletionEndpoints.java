@@ -108,6 +108,7 @@ final class CompletionEndpoints {
             throws InterruptedException {
         Generation generation = server.caching().start(ctx, service, request, Integer.MAX_VALUE,
                 Thread.currentThread(), server.active());
+        ctx.attribute(Generation.ATTRIBUTE, generation);
         try {
             generation.awaitEnd();
         } finally {
@@ -126,6 +127,7 @@ final class CompletionEndpoints {
         // Submitted before the response starts: a refused request still gets its error status.
         try (Generation generation = server.caching().start(ctx, service, request,
                 server.settings().streamBufferTokens(), Thread.currentThread(), server.active())) {
+            ctx.attribute(Generation.ATTRIBUTE, generation);
             ctx.status(200);
             ctx.res().setContentType("text/event-stream; charset=utf-8");
             ctx.res().setHeader("Cache-Control", "no-cache");

@@ -27,6 +27,9 @@ import java.util.function.UnaryOperator;
  */
 final class Generation implements AutoCloseable {
 
+    /** The request attribute holding the generation a request ran, for what is counted after it ends. */
+    static final String ATTRIBUTE = "gantry.generation";
+
     private final CompletionRequest request;
     private final List<Choice> choices;
     private final Set<Generation> active;

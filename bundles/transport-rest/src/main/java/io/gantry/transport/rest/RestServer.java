@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -109,6 +110,16 @@ final class RestServer {
             error(ctx, new ApiException(500, "server_error", null, null,
                     "The server failed while handling this request", 0));
         });
+    }
+
+    /**
+     * Adds handlers before the server starts: access control, rate limits, more routes.
+     *
+     * @return this server
+     */
+    RestServer install(Consumer<Javalin> handlers) {
+        handlers.accept(app);
+        return this;
     }
 
     /** Starts listening. */

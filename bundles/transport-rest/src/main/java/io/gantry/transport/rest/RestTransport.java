@@ -3,11 +3,16 @@ package io.gantry.transport.rest;
 import io.gantry.api.cache.ResponseCache;
 import io.gantry.api.inference.InferenceService;
 import io.gantry.api.metrics.MetricsSource;
+import io.gantry.api.plugin.PluginRegistry;
 import io.gantry.api.transport.Transport;
 
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -17,6 +22,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.AttributeType;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
@@ -76,6 +82,66 @@ public final class RestTransport implements Transport {
         @AttributeDefinition(name = "maxChoices",
                 description = "The most choices (n times the prompts) one request may ask for.")
         int maxChoices() default 16;
+
+        /** @return what API routes ask for */
+        @AttributeDefinition(name = "authMode", description = "none (default), apiKey, jwt, apiKeyOrJwt, or both "
+                + "(an API key in X-API-Key and a JWT in Authorization: Bearer).")
+        String authMode() default "none";
+
+        /** @return the API keys' hashes */
+        @AttributeDefinition(name = "apiKeys", description = "API keys as sha256:<hex> (printf %s KEY | sha256sum), "
+                + "comma-separated.")
+        String[] apiKeys() default {};
+
+        /** @return the admin keys' hashes */
+        @AttributeDefinition(name = "adminKeys", description = "Admin keys for /admin/, as sha256:<hex>, "
+                + "comma-separated; none turns the admin API off.")
+        String[] adminKeys() default {};
+
+        /** @return the HS256 secret */
+        @AttributeDefinition(name = "jwtHmacSecret", description = "The HS256 shared secret, at least 32 bytes.",
+                type = AttributeType.PASSWORD)
+        String jwtHmacSecret() default "";
+
+        /** @return the RS256 public key file */
+        @AttributeDefinition(name = "jwtPublicKeyFile", description = "A PEM file with the RS256 public key.")
+        String jwtPublicKeyFile() default "";
+
+        /** @return the RS256 JWKS file */
+        @AttributeDefinition(name = "jwtJwksFile", description = "A JWKS file with the RS256 public keys.")
+        String jwtJwksFile() default "";
+
+        /** @return the issuer tokens must have */
+        @AttributeDefinition(name = "jwtIssuer", description = "The iss every token must have; empty for any.")
+        String jwtIssuer() default "";
+
+        /** @return the audience tokens must include */
+        @AttributeDefinition(name = "jwtAudience", description = "The aud every token must include; empty for any.")
+        String jwtAudience() default "";
+
+        /** @return the clock skew allowed */
+        @AttributeDefinition(name = "jwtClockSkewSeconds",
+                description = "How far the token issuer's clock may differ from this server's, in seconds.")
+        int jwtClockSkewSeconds() default 60;
+
+        /** @return whether /metrics needs no credentials */
+        @AttributeDefinition(name = "metricsOpen", description = "Whether /metrics is open to all.")
+        boolean metricsOpen() default true;
+
+        /** @return requests per second per caller */
+        @AttributeDefinition(name = "requestsPerSecond",
+                description = "Requests per second per API key (or client address with no auth); 0 for no limit.")
+        int requestsPerSecond() default 0;
+
+        /** @return model tokens per minute per caller */
+        @AttributeDefinition(name = "tokensPerMinute", description = "Prompt plus generated tokens per minute per "
+                + "API key (or client address with no auth); 0 for no limit.")
+        long tokensPerMinute() default 0;
+
+        /** @return seconds an idle caller's buckets are kept */
+        @AttributeDefinition(name = "rateLimitIdleSeconds",
+                description = "How long the rate-limit state of a caller that sends nothing is kept.")
+        int rateLimitIdleSeconds() default 600;
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -89,20 +155,50 @@ public final class RestTransport implements Transport {
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile ResponseCache responseCache;
 
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile PluginRegistry plugins;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile ConfigurationAdmin configurationAdmin;
+
     private final RestServer server;
 
     /**
      * Starts the server.
      *
-     * @param config the configuration
+     * @param config  the configuration
+     * @param context this bundle's context, for the admin API's list of bundles
      */
     @Activate
-    public RestTransport(Config config) {
+    public RestTransport(Config config, BundleContext context) {
+        // Built first: a wrong auth or limit setting stops the activation before anything listens.
+        AccessControl access = AccessControl.from(config, new AdminEndpoints(() -> plugins, () -> bundles(context),
+                () -> configurationAdmin));
         this.server = new RestServer(new ServerSettings(config.host(), config.port(), config.maxRequestBytes(),
                 config.streamBufferTokens(), Duration.ofSeconds(config.keepAliveSeconds()),
                 Duration.ofSeconds(config.jobTtlSeconds()), config.maxFinishedJobs(), config.maxChoices()),
                 () -> inference, () -> metricsSources, () -> responseCache);
+        server.install(access);
         server.start();
+    }
+
+    private static List<AdminEndpoints.BundleRow> bundles(BundleContext context) {
+        return Arrays.stream(context.getBundles()).map(bundle -> new AdminEndpoints.BundleRow(bundle.getBundleId(),
+                bundle.getSymbolicName(), bundle.getVersion().toString(), state(bundle.getState()))).toList();
+    }
+
+    private static String state(int state) {
+        return switch (state) {
+            case Bundle.UNINSTALLED -> "UNINSTALLED";
+            case Bundle.INSTALLED -> "INSTALLED";
+            case Bundle.RESOLVED -> "RESOLVED";
+            case Bundle.STARTING -> "STARTING";
+            case Bundle.STOPPING -> "STOPPING";
+            case Bundle.ACTIVE -> "ACTIVE";
+            default -> "UNKNOWN(" + state + ")";
+        };
     }
 
     /** Stops the server: open streams end, running requests and jobs are cancelled. */

@@ -1,0 +1,100 @@
+package io.gantry.transport.rest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import io.gantry.api.inference.InferenceService;
+
+import java.time.Duration;
+import java.util.function.Supplier;
+
+import org.junit.jupiter.api.Test;
+
+/** Requests per second and model tokens per minute, per caller, over real HTTP. */
+class RateLimitTest {
+
+    private static final String COMPLETION = """
+            {"model": "stories260K", "prompt": "Once upon a time", "temperature": 0, "max_tokens": 30}""";
+
+    private static RestServer server(RateLimiter limits, Supplier<InferenceService> inference) {
+        RestServer server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), inference);
+        server.install(new AccessControl(new Authenticator(Authenticator.Mode.NONE, KeyHashes.parse("apiKeys"),
+                KeyHashes.parse("adminKeys"), null, true), limits, null));
+        server.start();
+        return server;
+    }
+
+    private static void assertLimited(HttpTestClient.Response response, String limit) {
+        assertEquals(429, response.status(), response.raw().body());
+        JsonNode error = response.error();
+        assertEquals("rate_limit_exceeded", error.get("code").asText());
+        assertTrue(error.get("message").asText().contains(limit), error.toString());
+        int retryAfter = Integer.parseInt(response.header("Retry-After"));
+        assertTrue(retryAfter >= 1, "Retry-After is whole seconds, rounded up: " + retryAfter);
+    }
+
+    @Test
+    void requestsPerSecondAreCountedPerClientAndHealthIsNot() throws Exception {
+        RestServer server = server(new RateLimiter(2, 0, Duration.ofMinutes(1)), () -> null);
+        try {
+            HttpTestClient http = new HttpTestClient(server.port());
+            assertEquals(503, http.get("/v1/models").status(), "no model, but admitted");
+            assertEquals(503, http.get("/v1/models").status());
+            HttpTestClient.Response limited = http.get("/v1/models");
+            assertLimited(limited, "requests per second");
+            assertEquals(1, Integer.parseInt(limited.header("Retry-After")));
+            assertEquals(503, http.get("/health").status(), "health checks are never limited");
+            Thread.sleep(1100);
+            assertEquals(503, http.get("/v1/models").status(), "the bucket refilled");
+        } finally {
+            server.stop();
+        }
+    }
+
+    @Test
+    void tokensPerMinuteCountTheUsageOfEachRequest() throws Exception {
+        try (TestEngine engine = new TestEngine()) {
+            RestServer server = server(new RateLimiter(0, 20, Duration.ofMinutes(1)), () -> engine);
+            try {
+                HttpTestClient http = new HttpTestClient(server.port());
+                HttpTestClient.Response first = http.post("/v1/completions", COMPLETION);
+                assertEquals(200, first.status(), first.raw().body());
+                assertTrue(first.json().get("usage").get("total_tokens").asInt() > 20,
+                        "the first request uses more than the minute's tokens: " + first.json().get("usage"));
+                HttpTestClient.Response second = http.post("/v1/completions", COMPLETION);
+                assertLimited(second, "tokens per minute");
+                assertTrue(Integer.parseInt(second.header("Retry-After")) > 1,
+                        "the debt takes more than a second to pay back: " + second.header("Retry-After"));
+                assertLimited(http.get("/v1/models"), "tokens per minute");
+            } finally {
+                server.stop();
+            }
+        }
+    }
+
+    @Test
+    void idleCallersAreForgotten() throws Exception {
+        RateLimiter limits = new RateLimiter(5, 0, Duration.ofMillis(200));
+        RestServer server = server(limits, () -> null);
+        try {
+            HttpTestClient http = new HttpTestClient(server.port());
+            http.get("/v1/models");
+            assertEquals(1, limits.callers());
+            Thread.sleep(400);
+            assertEquals(0, limits.callers());
+        } finally {
+            server.stop();
+        }
+    }
+
+    @Test
+    void badSettingsAreNamed() {
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> new RateLimiter(-1, 0, Duration.ofMinutes(1))).getMessage().contains("requestsPerSecond"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> new RateLimiter(0, -1, Duration.ofMinutes(1))).getMessage().contains("tokensPerMinute"));
+    }
+}
