@@ -10,7 +10,7 @@ final class BF16Format extends TensorFormat {
     static final BF16Format INSTANCE = new BF16Format();
 
     private BF16Format() {
-        super(TensorType.BF16, CHEAP_DECODING);
+        super(TensorType.BF16, MEMORY_BOUND);
     }
 
     @Override

@@ -71,6 +71,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
 
     private final boolean vector;
     private final WorkerPool workers;
+    private final Matmul matmul;
     private final InFlightGate inFlight = new InFlightGate();
     private final Set<Allocation> liveAllocations = ConcurrentHashMap.newKeySet();
     private final Map<RopeSpec, RopeTable> ropeTables = new ConcurrentHashMap<>();
@@ -96,6 +97,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
     public CpuBackend(int threads, boolean vectorKernels) {
         this.vector = vectorKernels && Simd.AVAILABLE;
         this.workers = new WorkerPool(threads, "gantry-cpu-");
+        this.matmul = new Matmul(workers);
         this.description = cpuModel() + ", " + threads + (threads == 1 ? " thread, " : " threads, ")
                 + (vector ? Simd.F.vectorBitSize() + "-bit vector kernels" : "scalar kernels") + ", "
                 + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB heap";
@@ -243,7 +245,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
                 throw new IllegalArgumentException("matmul cannot write its input buffer");
             }
             if (rows > 0) {
-                Matmul.multiply(workers, w, i, o, rows, vector);
+                matmul.multiply(w, i, o, rows, vector);
             }
         } finally {
             inFlight.exit();

@@ -10,7 +10,7 @@ final class F32Format extends TensorFormat {
     static final F32Format INSTANCE = new F32Format();
 
     private F32Format() {
-        super(TensorType.F32, CHEAP_DECODING);
+        super(TensorType.F32, MEMORY_BOUND);
     }
 
     @Override

@@ -1,6 +1,9 @@
 package io.gantry.backend.cpu;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 
@@ -11,18 +14,52 @@ import jdk.incubator.vector.FloatVector;
  * <p>A few rows (decode) use the format's fused kernel: weights are decoded in registers and multiplied on
  * the spot, once per batch row (the row's bytes come from memory once, then from L1). From
  * {@link TensorFormat#tiledFromRows()} rows on, {@link #TILE} weight rows at a time are decoded into a
- * per-worker float tile (L1/L2-resident) and multiplied with every batch row, two at a time, so the decoding
- * is paid once for the whole batch. Both paths add the same products in the same order, so a row's result
- * does not depend on the batch it was computed in.
+ * per-worker float tile and multiplied with every batch row, {@link #GROUP} at a time, so the decoding is paid
+ * once for the whole batch. Both paths add the same products in the same order, so a row's result does not
+ * depend on the batch it was computed in.
+ *
+ * <p>The tiled kernel reads its operands from off-heap copies whose rows start on cache lines: the batch,
+ * copied once per call, and the tile. A vector load from a float array straddles two cache lines whenever the
+ * array happens to lie off a line boundary (the JVM aligns arrays to 8 bytes only), which makes the kernel
+ * up to twice as slow (measured on Zen 4).
+ *
+ * <p>One multiplication at a time: the staged batch and the tiles are this object's, and the workers run one
+ * loop at a time anyway.
  */
 final class Matmul {
 
-    /** Weight rows decoded together in the batched path. */
+    /** Weight rows decoded together in the batched path and multiplied together by its kernel. */
     private static final int TILE = 4;
+    /**
+     * Batch rows the batched kernel multiplies together: {@code TILE × GROUP} accumulators, so that each vector
+     * loaded feeds four FMAs (a core loads about one vector per FMA it can issue). With the four batch vectors
+     * and a weight vector, 21 of AVX-512's 32 registers.
+     */
+    private static final int GROUP = 4;
+    /** Accumulators of the batched kernel per run parity. */
+    private static final int BLOCK = TILE * GROUP;
     /** Tasks per thread: small enough chunks to even out threads that the OS runs unequally. */
     private static final int TASKS_PER_THREAD = 8;
+    /** Floats of a batch from which the workers stage it; the caller copies smaller ones in microseconds. */
+    private static final int PARALLEL_STAGING = 1 << 16;
+    /** Floats in a cache line: the rows of the staged batch and of the tiles start on one. */
+    private static final int LINE = 16;
+    /** The byte order of the floats copied to the staged batch and the tiles ({@link ValueLayout#JAVA_FLOAT}). */
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
-    private Matmul() {
+    private final WorkerPool pool;
+    /** Each worker's tile: {@link #TILE} decoded weight rows. */
+    private final MemorySegment[] tiles;
+    /** Each worker's accumulators of the batched kernel, even runs' then odd runs', for {@link Simd#sums}. */
+    private final float[][] lanes;
+    /** The batch, staged for the tiled kernel. */
+    private MemorySegment staged = MemorySegment.NULL;
+
+    Matmul(WorkerPool pool) {
+        this.pool = pool;
+        this.tiles = new MemorySegment[pool.threads()];
+        Arrays.fill(tiles, MemorySegment.NULL);
+        this.lanes = new float[pool.threads()][2 * BLOCK * Simd.LANES];
     }
 
     /**
@@ -30,17 +67,50 @@ final class Matmul {
      * @param out    {@code rows} rows of {@code weight.rows()} floats
      * @param vector whether to run the vector kernels
      */
-    static void multiply(WorkerPool pool, CpuWeight weight, float[] in, float[] out, int rows, boolean vector) {
+    synchronized void multiply(CpuWeight weight, float[] in, float[] out, int rows, boolean vector) {
         int outRows = weight.rows();
+        int cols = weight.cols();
         int chunk = Math.ceilDiv(Math.ceilDiv(outRows, pool.threads() * TASKS_PER_THREAD), TILE) * TILE;
         int tasks = Math.ceilDiv(outRows, chunk);
-        if (vector && rows < weight.format().tiledFromRows() && weight.format().canDot(weight.cols())) {
+        if (!vector) {
+            pool.run(tasks, (task, worker) -> multiplyScalar(pool.scratch(worker, cols), weight, in, out, rows,
+                    task * chunk, Math.min(outRows, (task + 1) * chunk)));
+        } else if (rows < weight.format().tiledFromRows() && weight.format().canDot(cols)) {
             pool.run(tasks, (task, worker) -> multiplyFused(weight, in, out, rows, task * chunk,
                     Math.min(outRows, (task + 1) * chunk)));
         } else {
-            pool.run(tasks, (task, worker) -> multiplyTiles(pool.scratch(worker, TILE * weight.cols()), weight, in,
-                    out, rows, task * chunk, Math.min(outRows, (task + 1) * chunk), vector));
+            int stride = Math.ceilDiv(cols, LINE) * LINE;
+            MemorySegment batch = stage(in, rows, cols, stride);
+            pool.run(tasks, (task, worker) -> multiplyTiles(tile(worker, TILE * stride), pool.scratch(worker, cols),
+                    lanes[worker], weight, batch, stride, out, rows, task * chunk,
+                    Math.min(outRows, (task + 1) * chunk)));
         }
+    }
+
+    /** @return {@code in}'s rows copied to {@link #staged}, {@code stride} floats apart */
+    private MemorySegment stage(float[] in, int rows, int cols, int stride) {
+        if (staged.byteSize() < 4L * rows * stride) {
+            staged = Arena.ofAuto().allocate(4L * rows * stride, 4 * LINE);
+        }
+        MemorySegment batch = staged;
+        if ((long) rows * cols < PARALLEL_STAGING) {
+            for (int r = 0; r < rows; r++) {
+                MemorySegment.copy(in, r * cols, batch, ValueLayout.JAVA_FLOAT, 4L * r * stride, cols);
+            }
+        } else {
+            // 128 rows of 2048 on one thread: some 50 us, a twentieth of their multiplication by a 256-row weight.
+            pool.run(rows, (r, worker) -> MemorySegment.copy(in, r * cols, batch, ValueLayout.JAVA_FLOAT,
+                    4L * r * stride, cols));
+        }
+        return batch;
+    }
+
+    /** @return worker {@code worker}'s tile, at least {@code floats} long */
+    private MemorySegment tile(int worker, int floats) {
+        if (tiles[worker].byteSize() < 4L * floats) {
+            tiles[worker] = Arena.ofAuto().allocate(4L * floats, 4 * LINE);
+        }
+        return tiles[worker];
     }
 
     private static void multiplyFused(CpuWeight weight, float[] in, float[] out, int rows, int start, int end) {
@@ -57,139 +127,141 @@ final class Matmul {
         }
     }
 
-    private static void multiplyTiles(float[] tile, CpuWeight weight, float[] in, float[] out, int rows, int start,
-            int end, boolean vector) {
+    /** The scalar reference: each weight row decoded into {@code row}, then multiplied with every batch row. */
+    private static void multiplyScalar(float[] row, CpuWeight weight, float[] in, float[] out, int rows, int start,
+            int end) {
+        TensorFormat format = weight.format();
+        int cols = weight.cols();
+        int outRows = weight.rows();
+        for (int i = start; i < end; i++) {
+            format.dequantize(weight.data(), i * weight.rowBytes(), row, 0, cols, false);
+            for (int r = 0; r < rows; r++) {
+                out[r * outRows + i] = Simd.dot(row, 0, in, r * cols, cols, false);
+            }
+        }
+    }
+
+    /**
+     * Output rows {@code start..end} for every batch row, {@link #TILE} weight rows at a time: decoded into
+     * {@code row} and copied into {@code tile} (decoding straight into a segment would be faster, but see
+     * {@link Simd}), then multiplied with the batch {@link #GROUP} rows at a time.
+     */
+    private static void multiplyTiles(MemorySegment tile, float[] row, float[] lanes, CpuWeight weight,
+            MemorySegment batch, int stride, float[] out, int rows, int start, int end) {
         TensorFormat format = weight.format();
         MemorySegment data = weight.data();
         long rowBytes = weight.rowBytes();
         int cols = weight.cols();
         int outRows = weight.rows();
-        float[] results = new float[2 * TILE];
-        float[] oddRuns = new float[2 * TILE];
-        float[] lanes = new float[2 * TILE * Simd.LANES];
+        int bound = Simd.F.loopBound(cols);
         for (int i = start; i < end; i += TILE) {
             int valid = Math.min(TILE, end - i);
             for (int t = 0; t < TILE; t++) {
                 if (t < valid) {
-                    format.dequantize(data, (i + t) * rowBytes, tile, t * cols, cols, vector);
+                    format.dequantize(data, (i + t) * rowBytes, row, 0, cols, true);
+                    MemorySegment.copy(row, 0, tile, ValueLayout.JAVA_FLOAT, 4L * t * stride, cols);
                 } else {
-                    Arrays.fill(tile, t * cols, (t + 1) * cols, 0f);
+                    tile.asSlice(4L * t * stride, 4L * stride).fill((byte) 0);
                 }
             }
-            for (int r = 0; r < rows; r += 2) {
-                boolean pair = r + 1 < rows;
-                dotTile(tile, cols, in, r * cols, pair ? (r + 1) * cols : -1, results, oddRuns, lanes, vector);
-                System.arraycopy(results, 0, out, r * outRows + i, valid);
-                if (pair) {
-                    System.arraycopy(results, TILE, out, (r + 1) * outRows + i, valid);
-                }
-            }
-        }
-    }
-
-    /**
-     * The dot products of the {@link #TILE} rows of {@code tile} with input row {@code a} (into
-     * {@code results[0..4)}) and, unless {@code b < 0}, row {@code b} (into {@code results[4..8)}), in
-     * {@link Simd}'s summation order: the even runs in one pass, the odd runs in a second, so that only 8
-     * accumulators are live at a time.
-     */
-    private static void dotTile(float[] tile, int cols, float[] x, int a, int b, float[] results, float[] oddRuns,
-            float[] lanes, boolean vector) {
-        Arrays.fill(results, 0f);
-        int bound = vector ? Simd.F.loopBound(cols) : 0;
-        if (bound > 0) {
-            if (b >= 0) {
-                runs(tile, cols, x, a, b, false, bound, lanes, results);
-                runs(tile, cols, x, a, b, true, bound, lanes, oddRuns);
-            } else {
-                runs(tile, cols, x, a, false, bound, lanes, results);
-                runs(tile, cols, x, a, true, bound, lanes, oddRuns);
-            }
-            for (int i = 0; i < results.length; i++) {
-                results[i] += oddRuns[i];
-            }
-        }
-        for (int k = bound; k < cols; k++) {
-            for (int t = 0; t < TILE; t++) {
-                results[t] = Math.fma(tile[t * cols + k], x[a + k], results[t]);
-                if (b >= 0) {
-                    results[TILE + t] = Math.fma(tile[t * cols + k], x[b + k], results[TILE + t]);
+            for (int r = 0; r < rows; r += GROUP) {
+                // A last group short of rows multiplies its last row again (and drops those results): one kernel
+                // serves every batch size.
+                long x0 = 4L * r * stride;
+                long x1 = 4L * Math.min(r + 1, rows - 1) * stride;
+                long x2 = 4L * Math.min(r + 2, rows - 1) * stride;
+                long x3 = 4L * Math.min(r + 3, rows - 1) * stride;
+                multiplyBlock(tile, 4L * stride, batch, x0, x1, x2, x3, false, bound, lanes, 0);
+                multiplyBlock(tile, 4L * stride, batch, x0, x1, x2, x3, true, bound, lanes, BLOCK * Simd.LANES);
+                Simd.sums(lanes, 0, 2 * BLOCK);
+                for (int t = 0; t < valid; t++) {
+                    for (int g = 0; g < Math.min(GROUP, rows - r); g++) {
+                        int a = t * GROUP + g;
+                        // As Simd.dot adds: the even runs' sum plus the odd runs', then the tail one by one.
+                        float result = lanes[Simd.sumIndex(a)] + lanes[Simd.sumIndex(BLOCK + a)];
+                        for (int k = bound; k < cols; k++) {
+                            result = Math.fma(tile.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * stride + k),
+                                    batch.getAtIndex(ValueLayout.JAVA_FLOAT, (long) (r + g) * stride + k), result);
+                        }
+                        out[(r + g) * outRows + i + t] = result;
+                    }
                 }
             }
         }
     }
 
     /**
-     * Sums the products of the tile rows with input rows {@code a} and {@code b} over the even (or odd) runs of
-     * 16 elements below {@code bound}: 8 accumulators, each weight load used twice. Sums of row a go to
-     * {@code sums[0..4)}, of row b to {@code sums[4..8)}; {@code lanes} is scratch.
+     * The dot products of the {@link #TILE} tile rows, {@code rowBytes} apart, with the four batch rows at byte
+     * offsets {@code x0..x3} over the even (or odd) runs of 16 elements below {@code bound}, in {@link Simd}'s
+     * order: 16 accumulators, each vector loaded used four times. Stores accumulator {@code GROUP t + g} (tile row
+     * {@code t}, batch row {@code g}) at {@code lanes[at + LANES (GROUP t + g)]}.
      */
-    private static void runs(float[] tile, int cols, float[] x, int a, int b, boolean odd, int bound, float[] lanes,
-            float[] sums) {
-        FloatVector a0 = FloatVector.zero(Simd.F);
-        FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
-        FloatVector b0 = a0;
-        FloatVector b1 = a0;
-        FloatVector b2 = a0;
-        FloatVector b3 = a0;
+    private static void multiplyBlock(MemorySegment tile, long rowBytes, MemorySegment batch, long x0, long x1,
+            long x2, long x3, boolean odd, int bound, float[] lanes, int at) {
+        FloatVector a00 = FloatVector.zero(Simd.F);
+        FloatVector a01 = a00;
+        FloatVector a02 = a00;
+        FloatVector a03 = a00;
+        FloatVector a10 = a00;
+        FloatVector a11 = a00;
+        FloatVector a12 = a00;
+        FloatVector a13 = a00;
+        FloatVector a20 = a00;
+        FloatVector a21 = a00;
+        FloatVector a22 = a00;
+        FloatVector a23 = a00;
+        FloatVector a30 = a00;
+        FloatVector a31 = a00;
+        FloatVector a32 = a00;
+        FloatVector a33 = a00;
         // One counted loop over the run's chunks: nested run/chunk loops cost C2 more than the arithmetic.
         for (int m = 0, chunks = Simd.runChunks(bound, odd); m < chunks; m++) {
-            int k = Simd.runChunk(m, odd);
-            {
-                FloatVector xa = FloatVector.fromArray(Simd.F, x, a + k);
-                FloatVector xb = FloatVector.fromArray(Simd.F, x, b + k);
-                FloatVector w = FloatVector.fromArray(Simd.F, tile, k);
-                a0 = w.fma(xa, a0);
-                b0 = w.fma(xb, b0);
-                w = FloatVector.fromArray(Simd.F, tile, cols + k);
-                a1 = w.fma(xa, a1);
-                b1 = w.fma(xb, b1);
-                w = FloatVector.fromArray(Simd.F, tile, 2 * cols + k);
-                a2 = w.fma(xa, a2);
-                b2 = w.fma(xb, b2);
-                w = FloatVector.fromArray(Simd.F, tile, 3 * cols + k);
-                a3 = w.fma(xa, a3);
-                b3 = w.fma(xb, b3);
-            }
+            long k = 4L * Simd.runChunk(m, odd);
+            FloatVector v0 = load(batch, x0 + k);
+            FloatVector v1 = load(batch, x1 + k);
+            FloatVector v2 = load(batch, x2 + k);
+            FloatVector v3 = load(batch, x3 + k);
+            FloatVector w = load(tile, k);
+            a00 = w.fma(v0, a00);
+            a01 = w.fma(v1, a01);
+            a02 = w.fma(v2, a02);
+            a03 = w.fma(v3, a03);
+            w = load(tile, rowBytes + k);
+            a10 = w.fma(v0, a10);
+            a11 = w.fma(v1, a11);
+            a12 = w.fma(v2, a12);
+            a13 = w.fma(v3, a13);
+            w = load(tile, 2 * rowBytes + k);
+            a20 = w.fma(v0, a20);
+            a21 = w.fma(v1, a21);
+            a22 = w.fma(v2, a22);
+            a23 = w.fma(v3, a23);
+            w = load(tile, 3 * rowBytes + k);
+            a30 = w.fma(v0, a30);
+            a31 = w.fma(v1, a31);
+            a32 = w.fma(v2, a32);
+            a33 = w.fma(v3, a33);
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, Simd.LANES);
-        a2.intoArray(lanes, 2 * Simd.LANES);
-        a3.intoArray(lanes, 3 * Simd.LANES);
-        b0.intoArray(lanes, 4 * Simd.LANES);
-        b1.intoArray(lanes, 5 * Simd.LANES);
-        b2.intoArray(lanes, 6 * Simd.LANES);
-        b3.intoArray(lanes, 7 * Simd.LANES);
-        for (int i = 0; i < 2 * TILE; i++) {
-            sums[i] = Simd.sum(lanes, i * Simd.LANES);
-        }
+        int n = Simd.LANES;
+        a00.intoArray(lanes, at);
+        a01.intoArray(lanes, at + n);
+        a02.intoArray(lanes, at + 2 * n);
+        a03.intoArray(lanes, at + 3 * n);
+        a10.intoArray(lanes, at + 4 * n);
+        a11.intoArray(lanes, at + 5 * n);
+        a12.intoArray(lanes, at + 6 * n);
+        a13.intoArray(lanes, at + 7 * n);
+        a20.intoArray(lanes, at + 8 * n);
+        a21.intoArray(lanes, at + 9 * n);
+        a22.intoArray(lanes, at + 10 * n);
+        a23.intoArray(lanes, at + 11 * n);
+        a30.intoArray(lanes, at + 12 * n);
+        a31.intoArray(lanes, at + 13 * n);
+        a32.intoArray(lanes, at + 14 * n);
+        a33.intoArray(lanes, at + 15 * n);
     }
 
-    /** As the two-row {@link #runs} for input row {@code a} alone (the odd one out); sums in {@code sums[0..4)}. */
-    private static void runs(float[] tile, int cols, float[] x, int a, boolean odd, int bound, float[] lanes,
-            float[] sums) {
-        FloatVector a0 = FloatVector.zero(Simd.F);
-        FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
-        for (int m = 0, chunks = Simd.runChunks(bound, odd); m < chunks; m++) {
-            int k = Simd.runChunk(m, odd);
-            {
-                FloatVector xa = FloatVector.fromArray(Simd.F, x, a + k);
-                a0 = FloatVector.fromArray(Simd.F, tile, k).fma(xa, a0);
-                a1 = FloatVector.fromArray(Simd.F, tile, cols + k).fma(xa, a1);
-                a2 = FloatVector.fromArray(Simd.F, tile, 2 * cols + k).fma(xa, a2);
-                a3 = FloatVector.fromArray(Simd.F, tile, 3 * cols + k).fma(xa, a3);
-            }
-        }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, Simd.LANES);
-        a2.intoArray(lanes, 2 * Simd.LANES);
-        a3.intoArray(lanes, 3 * Simd.LANES);
-        for (int i = 0; i < TILE; i++) {
-            sums[i] = Simd.sum(lanes, i * Simd.LANES);
-        }
+    private static FloatVector load(MemorySegment segment, long offset) {
+        return FloatVector.fromMemorySegment(Simd.F, segment, offset, NATIVE);
     }
 }

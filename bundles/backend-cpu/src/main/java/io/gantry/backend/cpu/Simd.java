@@ -7,6 +7,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -34,7 +35,9 @@ import jdk.incubator.vector.VectorSpecies;
  * have no loops: a helper with a loop gets compiled on its own and is then too big to inline. And a kernel
  * stays small: C2 stops inlining once a compilation has created about 18,000 nodes (each Vector API call
  * creates dozens, each memory segment access too), so kernels have one or two decoding sites and read scales
- * with as few segment accesses as they can.
+ * with as few segment accesses as they can. Decoded weights go to arrays, never to memory segments: with
+ * segment stores in their loops, the kernels that both decode and multiply were, at random, recompiled again
+ * and again for seconds (failing profiled loop predicates, measured on JDK 25).
  */
 final class Simd {
 
@@ -225,19 +228,42 @@ final class Simd {
     }
 
     /**
-     * {@link #sum} over {@link #LANES} floats stored from a vector: the same additions in the same order, for kernels
-     * with too many accumulators to inline {@link #sum} for each.
+     * {@link #sum} of many vectors at once: the same additions in the same order (so bit for bit the same sums),
+     * with far fewer operations than one {@link #sum} per vector. Each round does {@link #sum}'s next rotation for
+     * two vectors: {@code p} plus {@code p} rotated leaves the pair sums in the lower half of each group of lanes,
+     * {@code q} plus {@code q} rotated the other way leaves them in the upper half (the same additions, operands
+     * swapped: addition commutes exactly), and a blend packs both into one vector. Measured: straight-line code
+     * for a fixed count exceeds C2's inlining budget, and shuffles and masks made here beat constant ones.
      *
-     * @param lanes  holds the lanes at {@code offset...}; overwritten
-     * @return their sum
+     * @param lanes holds {@code count} vectors at {@code offset...}; overwritten
+     * @param count a multiple of {@link #LANES}
+     * @see #sumIndex
      */
-    static float sum(float[] lanes, int offset) {
-        for (int width = LANES / 2; width > 0; width /= 2) {
-            for (int i = 0; i < width; i++) {
-                lanes[offset + i] += lanes[offset + i + width];
+    static void sums(float[] lanes, int offset, int count) {
+        for (int width = LANES; width > 1; width /= 2, count /= 2) {
+            int half = width / 2;
+            VectorShuffle<Float> down = VectorShuffle.iota(F, half, 1, true);
+            VectorShuffle<Float> up = VectorShuffle.iota(F, LANES - half, 1, true);
+            VectorMask<Float> upperHalves = IntVector.zero(I).addIndex(1).and(half)
+                    .compare(VectorOperators.NE, 0).cast(F);
+            for (int v = 0; v < count; v += 2) {
+                FloatVector p = FloatVector.fromArray(F, lanes, offset + v * LANES);
+                FloatVector q = FloatVector.fromArray(F, lanes, offset + (v + 1) * LANES);
+                p.add(p.rearrange(down)).blend(q.add(q.rearrange(up)), upperHalves)
+                        .intoArray(lanes, offset + v / 2 * LANES);
             }
         }
-        return lanes[offset];
+    }
+
+    /**
+     * @param vector the index of a vector among those of a {@link #sums} call
+     * @return the index of its sum in that call's {@code lanes}, from its {@code offset}: each group of
+     *         {@link #LANES} vectors ends up in one vector, vector {@code i} of the group in the lane whose index
+     *         is {@code i} bit-reversed
+     */
+    static int sumIndex(int vector) {
+        int i = vector % LANES;
+        return vector - i + (Integer.reverse(i) >>> (Integer.numberOfLeadingZeros(LANES) + 1));
     }
 
     /** @return {@code Σ a[aOffset + i] * b[bOffset + i]} for {@code i < count}, in the order described above */

@@ -14,8 +14,10 @@ import java.lang.foreign.MemorySegment;
 abstract sealed class TensorFormat
         permits F32Format, F16Format, BF16Format, Q8_0Format, Q4_0Format, Q4_KFormat, Q6_KFormat {
 
+    /** {@link #tiledFromRows()} of formats whose fused kernel hardly decodes and waits on memory. */
+    static final int MEMORY_BOUND = 8;
     /** {@link #tiledFromRows()} of formats whose fused kernel decodes cheaply next to its FMAs. */
-    static final int CHEAP_DECODING = 8;
+    static final int CHEAP_DECODING = 4;
     /** {@link #tiledFromRows()} of formats whose decoding costs more than the FMAs it feeds. */
     static final int COSTLY_DECODING = 3;
 
@@ -46,8 +48,9 @@ abstract sealed class TensorFormat
 
     /**
      * @return the batch size from which a matmul decodes weight rows once into a float tile for all batch rows,
-     *         rather than running {@link #dot} for each (measured on Zen 4: the fused kernels of Q4_0, Q8_0, F32
-     *         and BF16 hide their decoding behind the FMAs up to about 8 rows; F16, Q4_K and Q6_K do not)
+     *         rather than running {@link #dot} for each (measured on Zen 4: from 8 rows for F32 and BF16, whose
+     *         weights need next to no decoding, from 4 for F16, Q8_0 and Q4_0, and from 3 for Q4_K and Q6_K, whose
+     *         fused kernels spend more on decoding than on FMAs)
      */
     final int tiledFromRows() {
         return tiledFromRows;

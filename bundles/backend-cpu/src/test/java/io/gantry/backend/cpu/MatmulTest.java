@@ -21,7 +21,7 @@ class MatmulTest {
 
     /** Output rows: not a multiple of the 4-row tile, so the last tile is partial. */
     private static final int OUT_ROWS = 37;
-    /** Rows of a batch: enough for the tiled path of every format, and odd so that one row multiplies alone. */
+    /** Rows of a batch: enough for the tiled path of every format, and not a multiple of its groups of 4 rows. */
     private static final int BATCH = 9;
 
     static Stream<Arguments> formatsAndKernels() {
@@ -69,12 +69,20 @@ class MatmulTest {
 
     /**
      * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
-     * batch runs the fused kernels (2 rows) or the tiles (9 rows).
+     * batch runs the fused kernels (2 rows) or the tiles (9 rows); and for float formats with rows of no whole
+     * vectors too (tiles only, the tail after the vectors added last).
      */
     @ParameterizedTest(name = "{0} vector={1} threads={2} batch={3}")
     @MethodSource("formatsKernelsAndBatches")
     void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int batch) {
-        int cols = type.blockElements() == 1 ? 256 : 512;
+        batchedRowsEqualSingleRows(type, vector, threads, batch, type.blockElements() == 1 ? 256 : 512);
+        if (type.blockElements() == 1) {
+            batchedRowsEqualSingleRows(type, vector, threads, batch, TensorFormatTest.colsFor(type));
+        }
+    }
+
+    private static void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int batch,
+            int cols) {
         TestTensors.TestTensor weights = TestTensors.random(type, OUT_ROWS, cols, new Random(12));
         float[] x = TestTensors.gaussian(batch * cols, new Random(13));
         try (CpuBackend backend = new CpuBackend(threads, vector)) {
@@ -83,7 +91,7 @@ class MatmulTest {
             for (int r = 0; r < batch; r++) {
                 float[] single = multiply(backend, w, Arrays.copyOfRange(x, r * cols, (r + 1) * cols), 1, cols);
                 assertArrayEquals(single, Arrays.copyOfRange(batched, r * OUT_ROWS, (r + 1) * OUT_ROWS), 0f,
-                        type + " row " + r);
+                        type + " " + cols + " columns, row " + r);
             }
         }
     }
