@@ -26,7 +26,7 @@ class EngineTest {
     @Test
     void servesTextTokensAndChatPromptsAndRefusesUnknownModels() throws Exception {
         try (CpuBackend backend = new CpuBackend(2, true)) {
-            SwappablePlugins plugins = new SwappablePlugins(backend, new PagedKvAllocator(16, true),
+            DirectPlugins plugins = new DirectPlugins(backend, new PagedKvAllocator(16, true),
                     new ContinuousScheduler());
             ServingLimits limits = new ServingLimits(4, 64, 16, 8L << 20, Duration.ofMinutes(1));
             Engine engine = new Engine(List.of(ModelServer.start("stories", SharedModels.require("stories260K.gguf"), Variant.DEFAULT,
@@ -59,7 +59,7 @@ class EngineTest {
     @Test
     void aKvCacheTooSmallForOneSequenceIsRefusedAtStartWithWhatToChange() {
         try (CpuBackend backend = new CpuBackend(1, true)) {
-            SwappablePlugins plugins = new SwappablePlugins(backend, new PagedKvAllocator(16, true),
+            DirectPlugins plugins = new DirectPlugins(backend, new PagedKvAllocator(16, true),
                     new ContinuousScheduler());
             // stories260K: 1280 bytes per token slot, so 1 MiB holds 819 tokens of its 2048-token context.
             ServingLimits limits = new ServingLimits(4, 64, 16, 1L << 20, Duration.ofMinutes(1));

@@ -97,7 +97,7 @@ class StepLoopTest {
                 maxTokens(i), List.of(), null, false, -1, i % 3, null, null);
     }
 
-    private static StepLoop loop(SwappablePlugins plugins, int maxNumSeqs, int maxWaiting) {
+    private static StepLoop loop(DirectPlugins plugins, int maxNumSeqs, int maxWaiting) {
         StepLoop loop = new StepLoop(model, plugins,
                 new ServingLimits(maxNumSeqs, 48, maxWaiting, 8L << 20, Duration.ofMinutes(1)), new AtomicLong(),
                 "default");
@@ -117,7 +117,7 @@ class StepLoopTest {
     @MethodSource("policies")
     void concurrentRequestsGiveTheTextEachGivesAlone(Scheduler scheduler, KvCacheAllocator allocator)
             throws Exception {
-        StepLoop loop = loop(new SwappablePlugins(backend, allocator, scheduler), 6, 64);
+        StepLoop loop = loop(new DirectPlugins(backend, allocator, scheduler), 6, 64);
         try {
             List<CollectingSink> collectors = new ArrayList<>();
             for (int i = 0; i < PROMPTS.size(); i++) {
@@ -137,7 +137,7 @@ class StepLoopTest {
 
     @Test
     void swappingSchedulerAndAllocatorWhileRunningLosesNothingAndChangesNoText() throws Exception {
-        SwappablePlugins plugins = new SwappablePlugins(backend, new PagedKvAllocator(16, true),
+        DirectPlugins plugins = new DirectPlugins(backend, new PagedKvAllocator(16, true),
                 new ContinuousScheduler());
         StepLoop loop = loop(plugins, 8, 64);
         try {
@@ -165,7 +165,7 @@ class StepLoopTest {
 
     @Test
     void metricsCountEveryRequestTokenAndLatency() throws Exception {
-        StepLoop loop = loop(new SwappablePlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
+        StepLoop loop = loop(new DirectPlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
                 4, 64);
         try {
             List<CollectingSink> collectors = new ArrayList<>();
@@ -207,7 +207,7 @@ class StepLoopTest {
 
     @Test
     void maxModelLenBoundsSequencesBelowTheContext() throws Exception {
-        StepLoop loop = new StepLoop(model, new SwappablePlugins(backend, new ContiguousKvAllocator(),
+        StepLoop loop = new StepLoop(model, new DirectPlugins(backend, new ContiguousKvAllocator(),
                 new ContinuousScheduler()), new ServingLimits(4, 48, 8, 8L << 20, Duration.ofMinutes(1), 64),
                 new AtomicLong(), "default");
         loop.start();
@@ -229,7 +229,7 @@ class StepLoopTest {
     @Test
     void cancellingFreesTheKvSpaceAndEndsTheRequestAsCancelled() throws Exception {
         PagedKvAllocator allocator = new PagedKvAllocator(16, false);
-        StepLoop loop = loop(new SwappablePlugins(backend, allocator, new ContinuousScheduler()), 4, 64);
+        StepLoop loop = loop(new DirectPlugins(backend, allocator, new ContinuousScheduler()), 4, 64);
         try {
             CollectingSink collector = new CollectingSink();
             GenerationRequest endless = new GenerationRequest(model.id(), new Prompt.Text("Once upon a time"),
@@ -248,7 +248,7 @@ class StepLoopTest {
 
     @Test
     void untilContextFullGeneratesUntilPromptAndOutputFillTheContext() throws Exception {
-        StepLoop loop = loop(new SwappablePlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
+        StepLoop loop = loop(new DirectPlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
                 1, 2);
         try {
             CollectingSink collector = new CollectingSink();
@@ -273,7 +273,7 @@ class StepLoopTest {
 
     @Test
     void requestsBeyondTheContextOrTheQueueAreRefusedAtOnce() throws Exception {
-        StepLoop loop = loop(new SwappablePlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
+        StepLoop loop = loop(new DirectPlugins(backend, new PagedKvAllocator(16, true), new ContinuousScheduler()),
                 1, 2);
         try {
             GenerationRequest tooLong = new GenerationRequest(model.id(), new Prompt.Text("Hi"),

@@ -1,6 +1,5 @@
 package io.gantry.transport.rest;
 
-import io.gantry.api.backend.DeviceBackend;
 import io.gantry.api.inference.Completion;
 import io.gantry.api.inference.GeneratedToken;
 import io.gantry.api.inference.GenerationHandle;
@@ -9,13 +8,11 @@ import io.gantry.api.inference.InferenceException;
 import io.gantry.api.inference.InferenceService;
 import io.gantry.api.inference.ModelInfo;
 import io.gantry.api.inference.TokenSink;
-import io.gantry.api.kv.KvCacheAllocator;
 import io.gantry.api.metrics.MetricsSource;
-import io.gantry.api.plugin.PluginInfo;
-import io.gantry.api.plugin.PluginKind;
 import io.gantry.api.plugin.PluginRegistry;
 import io.gantry.api.scheduler.Scheduler;
 import io.gantry.backend.cpu.CpuBackend;
+import io.gantry.engine.serving.DirectPlugins;
 import io.gantry.engine.serving.Engine;
 import io.gantry.engine.serving.ModelServer;
 import io.gantry.engine.serving.ServingLimits;
@@ -29,13 +26,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Function;
 
 import org.junit.jupiter.api.Assumptions;
 
@@ -64,7 +59,7 @@ final class TestEngine implements InferenceService, AutoCloseable {
     TestEngine(int maxNumSeqs, int maxWaiting, Duration timeout) {
         Path model = stories260K();
         Scheduler scheduler = new ContinuousScheduler();
-        PluginRegistry plugins = new FixedPlugins(backend, allocator, scheduler);
+        PluginRegistry plugins = new DirectPlugins(backend, allocator, scheduler);
         try {
             models = new Engine(List.of(ModelServer.start(null, model, Variant.DEFAULT, plugins,
                     new ServingLimits(maxNumSeqs, 128, maxWaiting, 16L << 20, timeout), new AtomicLong())));
@@ -167,36 +162,6 @@ final class TestEngine implements InferenceService, AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             backend.close();
-        }
-    }
-
-    /** One plugin of each kind, as the engine's registry would lease them in OSGi. */
-    private record FixedPlugins(DeviceBackend backend, KvCacheAllocator allocator, Scheduler scheduler)
-            implements PluginRegistry {
-
-        @Override
-        public List<PluginInfo> plugins(PluginKind kind) {
-            return List.of();
-        }
-
-        @Override
-        public Optional<PluginInfo> active(PluginKind kind) {
-            return Optional.empty();
-        }
-
-        @Override
-        public void select(PluginKind kind, String name) {
-            throw new UnsupportedOperationException("the test engine's plugins are fixed");
-        }
-
-        @Override
-        public <T, R> R call(Class<T> type, Function<? super T, ? extends R> call, Duration waitUpTo) {
-            Object plugin = type == DeviceBackend.class ? backend : type == KvCacheAllocator.class ? allocator
-                    : type == Scheduler.class ? scheduler : null;
-            if (plugin == null) {
-                throw new IllegalStateException("No " + type.getSimpleName());
-            }
-            return call.apply(type.cast(plugin));
         }
     }
 }

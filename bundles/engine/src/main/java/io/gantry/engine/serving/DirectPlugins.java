@@ -11,14 +11,26 @@ import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
 
-/** A registry of one plugin per kind that a test swaps at will; the step loop picks a swap up at its next step. */
-final class SwappablePlugins implements PluginRegistry {
+/**
+ * A plugin registry outside OSGi: one backend, KV allocator and scheduler, given directly and replaceable at any
+ * time (a {@link StepLoop} picks a replacement up at its next step, by the hot-swap rules). For the command-line
+ * tools and tests; in OSGi the engine's registry binds services instead.
+ */
+public final class DirectPlugins implements PluginRegistry {
 
-    volatile DeviceBackend backend;
-    volatile KvCacheAllocator allocator;
-    volatile Scheduler scheduler;
+    /** The backend; replace it to move the model. */
+    public volatile DeviceBackend backend;
+    /** The KV allocator; its instance must serve one loop only. */
+    public volatile KvCacheAllocator allocator;
+    /** The scheduler. */
+    public volatile Scheduler scheduler;
 
-    SwappablePlugins(DeviceBackend backend, KvCacheAllocator allocator, Scheduler scheduler) {
+    /**
+     * @param backend   the backend
+     * @param allocator the KV allocator
+     * @param scheduler the scheduler
+     */
+    public DirectPlugins(DeviceBackend backend, KvCacheAllocator allocator, Scheduler scheduler) {
         this.backend = backend;
         this.allocator = allocator;
         this.scheduler = scheduler;
@@ -36,7 +48,7 @@ final class SwappablePlugins implements PluginRegistry {
 
     @Override
     public void select(PluginKind kind, String name) {
-        throw new UnsupportedOperationException("tests swap plugins directly");
+        throw new UnsupportedOperationException("Direct plugins are replaced by assignment, not by name");
     }
 
     @Override
