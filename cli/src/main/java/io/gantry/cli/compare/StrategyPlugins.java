@@ -1,11 +1,10 @@
 package io.gantry.cli.compare;
 
 import io.gantry.api.backend.DeviceBackend;
-import io.gantry.api.kv.KvCacheAllocator;
 import io.gantry.api.plugin.PluginInfo;
 import io.gantry.api.plugin.PluginKind;
 import io.gantry.api.plugin.PluginRegistry;
-import io.gantry.api.scheduler.Scheduler;
+import io.gantry.engine.serving.DirectPlugins;
 
 import java.time.Duration;
 import java.util.List;
@@ -21,11 +20,10 @@ import java.util.function.Function;
  */
 final class StrategyPlugins implements PluginRegistry {
 
-    private final DeviceBackend backend;
+    /** The plugins in use; the strategy's are assigned into it. */
+    private final DirectPlugins current;
     private final int maxNumSeqs;
     private final int blockSize;
-    private volatile Scheduler scheduler;
-    private volatile KvCacheAllocator allocator;
     /** Told of the first failure since {@link #use}, then cleared; null when nobody listens or it was told. */
     private volatile Consumer<RuntimeException> failureListener;
 
@@ -35,7 +33,7 @@ final class StrategyPlugins implements PluginRegistry {
      * @param blockSize  tokens per block of the paged allocators
      */
     StrategyPlugins(DeviceBackend backend, int maxNumSeqs, int blockSize) {
-        this.backend = backend;
+        this.current = new DirectPlugins(backend, null, null);
         this.maxNumSeqs = maxNumSeqs;
         this.blockSize = blockSize;
     }
@@ -48,8 +46,8 @@ final class StrategyPlugins implements PluginRegistry {
      */
     void use(Strategy strategy, Consumer<RuntimeException> onFailure) {
         failureListener = onFailure;
-        scheduler = strategy.scheduler().create(maxNumSeqs);
-        allocator = strategy.allocator().create(blockSize);
+        current.scheduler = strategy.scheduler().create(maxNumSeqs);
+        current.allocator = strategy.allocator().create(blockSize);
     }
 
     @Override
@@ -69,13 +67,8 @@ final class StrategyPlugins implements PluginRegistry {
 
     @Override
     public <T, R> R call(Class<T> type, Function<? super T, ? extends R> call, Duration waitUpTo) {
-        Object plugin = type == DeviceBackend.class ? backend : type == KvCacheAllocator.class ? allocator
-                : type == Scheduler.class ? scheduler : null;
-        if (plugin == null) {
-            throw new IllegalStateException("No " + type.getSimpleName() + " in a comparison");
-        }
         try {
-            return call.apply(type.cast(plugin));
+            return current.call(type, call, waitUpTo);
         } catch (RuntimeException e) {
             Consumer<RuntimeException> listener = failureListener;
             failureListener = null;
