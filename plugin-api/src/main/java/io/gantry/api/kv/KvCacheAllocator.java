@@ -119,6 +119,17 @@ public interface KvCacheAllocator {
     }
 
     /**
+     * Whether this allocator shares the blocks of a common token prefix between sequences, so that a
+     * sequence may wait for another's prefill of the same prefix instead of computing it again.
+     *
+     * @return whether {@link #cachedPrefixLength} can ever be above 0; the default says no
+     * @since 1.2
+     */
+    default boolean reusesPrefixes() {
+        return false;
+    }
+
+    /**
      * Frees what the sequence holds. Blocks shared with others stay until their last holder frees them;
      * full blocks may stay cached for prefix reuse until evicted. Unknown ids are ignored.
      *

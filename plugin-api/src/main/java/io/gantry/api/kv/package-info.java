@@ -3,7 +3,7 @@
  * backend's KV pool through block tables. The memory itself belongs to the {@link
  * io.gantry.api.backend.DeviceBackend}; an allocator only decides which slots hold what.
  */
-@Version("1.1.0")
+@Version("1.2.0")
 @Export
 package io.gantry.api.kv;
 

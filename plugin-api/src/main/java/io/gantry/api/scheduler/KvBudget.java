@@ -34,4 +34,28 @@ public interface KvBudget {
      * @return the blocks it holds only by itself, which preempting it would free (0 for a waiting one)
      */
     int blocksFreedByPreempting(SequenceView sequence);
+
+    /**
+     * How many leading tokens two sequences have in common that the active allocator can share: whole blocks
+     * only, less than the second sequence's length (its last token must run to give logits), and 0 when the
+     * allocator does not reuse prefixes.
+     *
+     * @param first  a sequence of this view
+     * @param second another sequence of this view
+     * @return the tokens the second could reuse once the first has computed them
+     * @since 1.1
+     */
+    default int sharedPrefixTokens(SequenceView first, SequenceView second) {
+        return 0;
+    }
+
+    /**
+     * @param sequence a waiting sequence of this view
+     * @return how many of its leading tokens the prefix cache holds now (0 for a running one, or when the
+     *         allocator does not reuse prefixes)
+     * @since 1.1
+     */
+    default int cachedPrefixTokens(SequenceView sequence) {
+        return 0;
+    }
 }

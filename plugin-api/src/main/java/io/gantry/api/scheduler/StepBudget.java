@@ -1,6 +1,8 @@
 package io.gantry.api.scheduler;
 
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -15,10 +17,12 @@ public final class StepBudget {
     private final SchedulerView view;
     private final StepPlan.Builder plan = StepPlan.builder();
     private final Set<Long> decided = new HashSet<>();
+    private final List<SequenceView> prefillsRun = new ArrayList<>();
     private int tokensLeft;
     private int sequencesLeft;
     private int freeBlocks;
     private boolean preempted;
+    private boolean deferSharedPrefills;
 
     /** @param view the view the plan is for */
     public StepBudget(SchedulerView view) {
@@ -97,6 +101,9 @@ public final class StepBudget {
         tokensLeft -= tokens;
         sequencesLeft--;
         decided.add(sequence.id());
+        if (sequence.isPrefilling()) {
+            prefillsRun.add(sequence);
+        }
         plan.run(sequence.id(), tokens);
         return true;
     }
@@ -160,8 +167,49 @@ public final class StepBudget {
     }
 
     /**
+     * Makes {@link #admitInOrder} pass over waiting sequences that {@link #waitsForSharedPrefill}: they join a
+     * later step and reuse the shared blocks from the prefix cache. Worth it for policies where a sequence
+     * can join at any step; a policy that admits a batch only once should not wait.
+     *
+     * @return this budget
+     * @since 1.1
+     */
+    public StepBudget deferSharedPrefills() {
+        deferSharedPrefills = true;
+        return this;
+    }
+
+    /**
+     * Whether a waiting sequence would compute KV that another sequence is computing now: its prompt shares
+     * more whole blocks with a sequence in prefill (one this plan runs, or a running one) than the prefix
+     * cache holds for it. Admitted once that prefill has passed the shared part, it reuses those blocks
+     * instead; a burst of requests with one long system prompt then computes the prompt once, not once each.
+     *
+     * @param waiting a waiting sequence of the view
+     * @return whether it would repeat work by joining this step
+     * @since 1.1
+     */
+    public boolean waitsForSharedPrefill(SequenceView waiting) {
+        KvBudget kv = view.kv();
+        int cached = kv.cachedPrefixTokens(waiting);
+        for (SequenceView prefill : prefillsRun) {
+            if (prefill.id() != waiting.id() && kv.sharedPrefixTokens(prefill, waiting) > cached) {
+                return true;
+            }
+        }
+        for (SequenceView prefill : view.running()) {
+            if (prefill.isPrefilling() && !isDecided(prefill)
+                    && kv.sharedPrefixTokens(prefill, waiting) > Math.max(cached, prefill.computedTokens())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Admits waiting sequences in the given order while they fit, stopping at the first that does not
-     * (so a large request is not overtaken forever by smaller ones behind it).
+     * (so a large request is not overtaken forever by smaller ones behind it). After
+     * {@link #deferSharedPrefills}, a sequence that {@link #waitsForSharedPrefill} is passed over.
      *
      * @param order waiting sequences, first to admit first
      */
@@ -170,7 +218,10 @@ public final class StepBudget {
             if (!hasRoom()) {
                 return;
             }
-            if (!isDecided(sequence) && !tryRun(sequence)) {
+            if (isDecided(sequence) || (deferSharedPrefills && waitsForSharedPrefill(sequence))) {
+                continue;
+            }
+            if (!tryRun(sequence)) {
                 return;
             }
         }

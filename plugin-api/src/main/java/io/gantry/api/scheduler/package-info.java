@@ -4,7 +4,7 @@
  * the {@link io.gantry.api.scheduler.StepPlan} it gets back. Because a scheduler keeps no request state
  * of its own, the active scheduler can be swapped between any two steps.
  */
-@Version("1.0.0")
+@Version("1.1.0")
 @Export
 package io.gantry.api.scheduler;
 

@@ -1,12 +1,15 @@
 package io.gantry.api.scheduler;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A {@link SchedulerView} for scheduler unit tests: sequences with given token counts and a KV pool of
  * given size, where a sequence holding {@code c} computed tokens holds {@code ceil(c / blockSize)}
- * blocks. Shipped in plugin-api's test-jar so every scheduler (the samples' too) tests against one fake.
+ * blocks; sequences may be given a common prompt prefix ({@link #sharePrefix}) and prefix-cache hits
+ * ({@link #cached}). Shipped in plugin-api's test-jar so every scheduler (the samples' too) tests against one fake.
  */
 public final class SimulatedView implements SchedulerView, KvBudget {
 
@@ -20,6 +23,8 @@ public final class SimulatedView implements SchedulerView, KvBudget {
     private final SchedulerLimits limits;
     private final int totalBlocks;
     private final int blockSize;
+    private final Map<Long, Integer> sharedPrefix = new HashMap<>();
+    private final Map<Long, Integer> cachedPrefix = new HashMap<>();
     private int heldBlocks;
     private long clock;
 
@@ -75,6 +80,23 @@ public final class SimulatedView implements SchedulerView, KvBudget {
             return running(seq);
         }
         waiting.add(seq);
+        return this;
+    }
+
+    /**
+     * Makes the prompts of the given sequences start with the same {@code tokens} tokens; returns this view.
+     * A sequence belongs to one such group at most.
+     */
+    public SimulatedView sharePrefix(int tokens, long... ids) {
+        for (long id : ids) {
+            sharedPrefix.put(id, tokens);
+        }
+        return this;
+    }
+
+    /** Says the prefix cache holds the first {@code tokens} tokens of a waiting sequence; returns this view. */
+    public SimulatedView cached(long id, int tokens) {
+        cachedPrefix.put(id, tokens);
         return this;
     }
 
@@ -136,6 +158,22 @@ public final class SimulatedView implements SchedulerView, KvBudget {
         int held = sequence.state() == SequenceState.RUNNING ? blocksFor(sequence.computedTokens()) : 0;
         int computed = sequence.state() == SequenceState.RUNNING ? sequence.computedTokens() : 0;
         return Math.max(0, blocksFor(computed + tokens) - held);
+    }
+
+    @Override
+    public int sharedPrefixTokens(SequenceView first, SequenceView second) {
+        Integer one = sharedPrefix.get(first.id());
+        Integer other = sharedPrefix.get(second.id());
+        if (one == null || !one.equals(other)) {
+            return 0;
+        }
+        int reusable = Math.min(one, second.promptTokens() - 1);
+        return reusable - reusable % blockSize;
+    }
+
+    @Override
+    public int cachedPrefixTokens(SequenceView sequence) {
+        return sequence.state() == SequenceState.WAITING ? cachedPrefix.getOrDefault(sequence.id(), 0) : 0;
     }
 
     @Override

@@ -74,4 +74,47 @@ class StepBudgetTest {
         StepBudget budget = new StepBudget(view);
         assertThrows(IllegalArgumentException.class, () -> budget.preempt(view.waiting().getFirst()));
     }
+
+    @Test
+    void deferredAdmissionWaitsForAPrefillOfTheSamePrefixInThisStep() {
+        SimulatedView view = new SimulatedView(8, 512, 100, 16)
+                .waiting(1, 80).waiting(2, 80).waiting(3, 80).waiting(4, 40)
+                .sharePrefix(64, 1, 2, 3);
+        StepBudget budget = new StepBudget(view).deferSharedPrefills();
+        budget.admitInOrder(view.waiting());
+        assertEquals(List.of(new StepPlan.Chunk(1, 80), new StepPlan.Chunk(4, 40)), budget.build().run(),
+                "2 and 3 wait for 1's prefill of their common 64 tokens; 4 shares nothing and joins");
+    }
+
+    @Test
+    void deferredAdmissionWaitsForARunningPrefillUntilTheSharedBlocksAreComputed() {
+        SimulatedView view = new SimulatedView(8, 32, 100, 16)
+                .prefilling(1, 80, 32).waiting(2, 80).sharePrefix(64, 1, 2).cached(2, 32);
+        StepBudget waitingForIt = new StepBudget(view).deferSharedPrefills();
+        waitingForIt.admitInOrder(view.waiting());
+        assertTrue(waitingForIt.build().isIdle(), "1 still has to compute tokens 32..63 that 2 shares");
+
+        SimulatedView computed = new SimulatedView(8, 512, 100, 16)
+                .prefilling(1, 80, 64).waiting(2, 80).sharePrefix(64, 1, 2).cached(2, 64);
+        StepBudget reusing = new StepBudget(computed).deferSharedPrefills();
+        reusing.admitInOrder(computed.waiting());
+        assertEquals(List.of(new StepPlan.Chunk(2, 80)), reusing.build().run(),
+                "the shared blocks are cached: nothing to wait for");
+    }
+
+    @Test
+    void admissionWithoutDeferralComputesSharedPrefixesTwice() {
+        SimulatedView view = new SimulatedView(8, 512, 100, 16).waiting(1, 80).waiting(2, 80).sharePrefix(64, 1, 2);
+        StepBudget budget = new StepBudget(view);
+        budget.admitInOrder(view.waiting());
+        assertEquals(2, budget.build().run().size(), "a policy that did not ask to defer admits both");
+    }
+
+    @Test
+    void aSharedPrefixShorterThanABlockIsNothingToWaitFor() {
+        SimulatedView view = new SimulatedView(8, 512, 100, 16).waiting(1, 80).waiting(2, 80).sharePrefix(15, 1, 2);
+        StepBudget budget = new StepBudget(view).deferSharedPrefills();
+        budget.admitInOrder(view.waiting());
+        assertEquals(2, budget.build().run().size());
+    }
 }

@@ -145,6 +145,17 @@ final class EngineSequence implements SequenceView, GenerationHandle {
         return output.length();
     }
 
+    /**
+     * @param other another sequence
+     * @return how many leading tokens the two have in common; compared in place, since schedulers ask this
+     *         for many pairs each step
+     */
+    int commonPrefixLength(EngineSequence other) {
+        int length = Math.min(length(), other.length());
+        int mismatch = Arrays.mismatch(output.tokenArray(), 0, length, other.output.tokenArray(), 0, length);
+        return mismatch < 0 ? length : mismatch;
+    }
+
     int[] blockTable() {
         return blockTable;
     }

@@ -572,6 +572,22 @@ final class StepLoop implements Runnable {
         }
 
         @Override
+        public int sharedPrefixTokens(SequenceView first, SequenceView second) {
+            if (!allocator.reusesPrefixes() || !(first instanceof EngineSequence one)
+                    || !(second instanceof EngineSequence other)) {
+                return 0;
+            }
+            int reusable = Math.min(one.commonPrefixLength(other), other.length() - 1);
+            return reusable <= 0 ? 0 : reusable - reusable % allocator.blockSize();
+        }
+
+        @Override
+        public int cachedPrefixTokens(SequenceView sequence) {
+            return sequence instanceof EngineSequence own && own.state() == SequenceState.WAITING
+                    ? allocator.cachedPrefixLength(own.tokens()) : 0;
+        }
+
+        @Override
         public int blocksFreedByPreempting(SequenceView sequence) {
             if (!(sequence instanceof EngineSequence own) || own.state() != SequenceState.RUNNING) {
                 return 0;

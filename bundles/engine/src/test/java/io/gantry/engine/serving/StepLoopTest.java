@@ -64,13 +64,17 @@ class StepLoopTest {
         model = ServingModel.open(null, SharedModels.require("stories260K.gguf"));
         backend = new CpuBackend(2, true);
         alone = new ArrayList<>();
+        for (int i = 0; i < PROMPTS.size(); i++) {
+            alone.add(generateAlone(prompt(i), maxTokens(i)));
+        }
+    }
+
+    /** @return the greedy text of one request run by itself, without the step loop */
+    private static String generateAlone(int[] prompt, int maxTokens) throws IOException {
         try (ModelWeights weights = ModelWeights.upload(model.file(), model.config(), backend);
              Transformer transformer = new Transformer(weights, 64, 1, 1024)) {
-            Generator generator = new Generator(transformer, model.tokenizer());
-            for (int i = 0; i < PROMPTS.size(); i++) {
-                alone.add(generator.generate(Generator.Request.greedy(prompt(i), maxTokens(i)), (s, t) -> { })
-                        .text());
-            }
+            return new Generator(transformer, model.tokenizer())
+                    .generate(Generator.Request.greedy(prompt, maxTokens), (s, t) -> { }).text();
         }
     }
 
@@ -130,6 +134,46 @@ class StepLoopTest {
                 assertEquals(alone.get(i), collectors.get(i).text.toString(), "request " + i);
             }
             assertEquals(0, allocator.stats().usedBlocks(), "every block is back");
+        } finally {
+            loop.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    static Stream<Scheduler> schedulersThatDeferSharedPrefills() {
+        return Stream.of(new ContinuousScheduler(), new PriorityScheduler());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("schedulersThatDeferSharedPrefills")
+    void aBurstWithOneSystemPromptComputesThePromptOnce(Scheduler scheduler) throws Exception {
+        String system = "Once upon a time, there was a little girl named Lily. She loved to play outside with her"
+                + " friends in the big green park. ";
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            prompts.add(model.tokenizer().encode(system + PROMPTS.get(i), true, true));
+        }
+        int shared = Arrays.mismatch(prompts.get(0), prompts.get(1));
+        int sharedBlockTokens = shared - shared % 16;
+        assertTrue(sharedBlockTokens >= 32, "the system prompt fills at least two 16-token blocks: " + shared);
+        PagedKvAllocator allocator = new PagedKvAllocator(16, true);
+        StepLoop loop = new StepLoop(model, new DirectPlugins(backend, allocator, scheduler),
+                new ServingLimits(8, 512, 64, 8L << 20, Duration.ofMinutes(1)), new AtomicLong(), "default");
+        loop.start();
+        try {
+            List<CollectingSink> collectors = new ArrayList<>();
+            for (int[] prompt : prompts) {
+                CollectingSink collector = new CollectingSink();
+                loop.submit(new GenerationRequest(model.id(), new Prompt.Tokens(prompt), SamplingParams.GREEDY, 24,
+                        List.of(), null, false, -1, 0, null, null), prompt, collector);
+                collectors.add(collector);
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                collectors.get(i).done.get(60, TimeUnit.SECONDS);
+                assertEquals(generateAlone(prompts.get(i), 24), collectors.get(i).text.toString(), "request " + i);
+            }
+            assertTrue(allocator.stats().prefixHits() >= (prompts.size() - 1L) * sharedBlockTokens,
+                    "all but the first reuse the system prompt's blocks, although all arrived at once: "
+                            + allocator.stats());
         } finally {
             loop.stop(Duration.ofSeconds(10));
         }

@@ -53,7 +53,8 @@ public abstract class BlockTableAllocator implements KvCacheAllocator {
     protected abstract int blockSizeFor(int maxSequenceLength);
 
     /** @return whether full blocks are shared between sequences with the same prefix */
-    public final boolean prefixCaching() {
+    @Override
+    public final boolean reusesPrefixes() {
         return prefixCaching;
     }
 

@@ -67,7 +67,7 @@ public final class PagedKvAllocator extends BlockTableAllocator {
     public PagedKvAllocator(Config config) {
         this(config.blockSize(), config.prefixCaching());
         LOG.log(System.Logger.Level.INFO, "Paged KV allocator: {0}-token blocks, prefix caching {1}",
-                configuredBlockSize, prefixCaching() ? "on" : "off");
+                configuredBlockSize, reusesPrefixes() ? "on" : "off");
     }
 
     /**

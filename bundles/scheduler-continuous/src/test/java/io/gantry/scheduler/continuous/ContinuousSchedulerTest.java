@@ -47,4 +47,12 @@ class ContinuousSchedulerTest {
     void isIdleWithNothingToDo() {
         assertTrue(scheduler.plan(new SimulatedView(8, 64, 4, 4)).isIdle());
     }
+
+    @Test
+    void requestsSharingAPromptPrefixBeingPrefilledWaitForItsBlocks() {
+        SimulatedView view = new SimulatedView(8, 512, 100, 16).decoding(1, 20, 3)
+                .waiting(2, 80).waiting(3, 80).waiting(4, 30).sharePrefix(64, 2, 3);
+        assertEquals(List.of(new Chunk(1, 1), new Chunk(2, 80), new Chunk(4, 30)), scheduler.plan(view).run(),
+                "3 joins once 2 has computed the 64 tokens they share");
+    }
 }

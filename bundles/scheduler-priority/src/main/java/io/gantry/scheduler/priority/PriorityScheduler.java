@@ -28,7 +28,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * last. When its KV blocks do not fit, running sequences ranked below it are preempted, lowest first, if
  * that makes it fit; they keep their tokens and re-prefill later. A running sequence that cannot fit even
  * then is preempted itself, so its KV serves the others. A waiting sequence that cannot fit stops
- * admission for the step, so smaller requests behind it do not overtake it forever.
+ * admission for the step, so smaller requests behind it do not overtake it forever. A waiting sequence
+ * whose prompt starts with blocks another sequence is prefilling right now waits for them to be cached.
  *
  * <p>Ageing prevents starvation: a request gains on every request that arrived after it, and after
  * {@code (p' - p) / ageingRate} seconds it outranks every newer request of priority up to {@code p'}.
@@ -110,6 +111,9 @@ public final class PriorityScheduler implements Scheduler {
             boolean running = sequence.state() == SequenceState.RUNNING;
             if (budget.isDecided(sequence) || (!running && !admitting)) {
                 continue;
+            }
+            if (!running && budget.waitsForSharedPrefill(sequence)) {
+                continue; // joins a later step, reusing the shared blocks once they are cached
             }
             if (makeRoom(budget, view.kv(), order, i)) {
                 budget.tryRun(sequence);
