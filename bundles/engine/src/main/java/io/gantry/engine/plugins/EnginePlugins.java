@@ -50,10 +50,14 @@ public final class EnginePlugins implements PluginRegistry {
     /** The configuration PID (and component name) whose {@code <kind>.target} properties select plugins. */
     public static final String PID = "io.gantry.engine.plugins";
 
+    /** The configuration key that selects the backend. */
+    private static final String BACKEND_TARGET = PluginKind.BACKEND.key() + ".target";
+
     /** How long an unbind waits for calls inside the old plugin before giving up on them. */
     private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
     private final Map<PluginKind, PluginSlot<?>> slots = new EnumMap<>(PluginKind.class);
+    private final BackendSelector backendSelector = new BackendSelector();
     private BundleContext context;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC)
@@ -62,23 +66,31 @@ public final class EnginePlugins implements PluginRegistry {
     /** Creates the slots; SCR binds plugins into them before {@link #activate}. */
     public EnginePlugins() {
         for (PluginKind kind : PluginKind.values()) {
-            slots.put(kind, new PluginSlot<>(kind.key(), DRAIN_TIMEOUT));
+            slots.put(kind, kind == PluginKind.BACKEND
+                    ? new PluginSlot<>(kind.key(), DRAIN_TIMEOUT, backendSelector)
+                    : new PluginSlot<>(kind.key(), DRAIN_TIMEOUT));
         }
     }
 
     @Activate
-    void activate(BundleContext bundleContext) {
+    void activate(BundleContext bundleContext, Map<String, Object> properties) {
         this.context = bundleContext;
+        modified(properties);
     }
 
     /**
      * Takes a configuration change in place. Without a modified method SCR would deactivate and
      * reactivate the whole component for a new {@code <kind>.target}; with it, SCR only rebinds the
-     * affected reference, so a swap never restarts the engine.
+     * affected reference, so a swap never restarts the engine. SCR applies the targets of the other kinds
+     * to their references; {@code backend.target} is applied here, so that a backend that is not available
+     * falls back to one that is (see {@link BackendSelector}).
      */
     @Modified
-    void modified() {
-        // The targets are applied by SCR to the references themselves; nothing else is configured here.
+    void modified(Map<String, Object> properties) {
+        Object target = properties.get(BACKEND_TARGET);
+        if (backendSelector.target(target == null ? null : String.valueOf(target))) {
+            slots.get(PluginKind.BACKEND).reselect();
+        }
     }
 
     @Reference(name = "scheduler", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -101,10 +113,16 @@ public final class EnginePlugins implements PluginRegistry {
         slot(PluginKind.KV_ALLOCATOR, KvCacheAllocator.class).unbind(plugin);
     }
 
-    @Reference(name = "backend", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+    /**
+     * Every backend is bound; {@link BackendSelector} picks the active one. The reference is named
+     * {@code backends} so that SCR does not apply {@code backend.target} to it (it would leave the slot empty
+     * where the configured backend is unavailable).
+     */
+    @Reference(name = "backends", cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindBackend(DeviceBackend plugin, Map<String, Object> properties) {
-        slot(PluginKind.BACKEND, DeviceBackend.class).bind(plugin, name(properties), serviceId(properties));
+        slot(PluginKind.BACKEND, DeviceBackend.class).bind(plugin, name(properties), serviceId(properties),
+                properties);
     }
 
     void unbindBackend(DeviceBackend plugin) {

@@ -3,6 +3,7 @@ package io.gantry.engine.plugins;
 import io.gantry.api.plugin.InFlightGate;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +28,18 @@ final class PluginSlot<T> {
     private static final long RETRY_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     /** One bound service with its reference properties and its own gate. */
-    record Binding<T>(T service, String name, long serviceId, InFlightGate gate) {
+    record Binding<T>(T service, String name, long serviceId, Map<String, Object> properties, InFlightGate gate) {
+    }
+
+    /**
+     * Chooses the active binding among all bound ones, for a slot whose reference binds every implementation and
+     * selects in code (the backend, which falls back when the configured one is unavailable).
+     *
+     * @param <T> the plugin's service type
+     */
+    interface Selector<T> {
+        /** @return one of {@code bindings}, or {@code null} if it is empty */
+        Binding<T> choose(Collection<Binding<T>> bindings);
     }
 
     private final String kindName;
@@ -39,17 +51,43 @@ final class PluginSlot<T> {
      * per call, by any number of callers.
      */
     private volatile Binding<T> activeBinding;
+    /** {@code null}: the newest binding is the active one (SCR's greedy single reference chose it). */
+    private final Selector<T> selector;
 
     PluginSlot(String kindName, Duration drainTimeout) {
-        this.kindName = kindName;
-        this.drainTimeout = drainTimeout;
+        this(kindName, drainTimeout, null);
     }
 
-    synchronized void bind(T service, String name, long serviceId) {
-        Binding<T> binding = new Binding<>(service, name, serviceId, new InFlightGate());
+    PluginSlot(String kindName, Duration drainTimeout, Selector<T> selector) {
+        this.kindName = kindName;
+        this.drainTimeout = drainTimeout;
+        this.selector = selector;
+    }
+
+    void bind(T service, String name, long serviceId) {
+        bind(service, name, serviceId, Map.of());
+    }
+
+    synchronized void bind(T service, String name, long serviceId, Map<String, Object> properties) {
+        Binding<T> binding = new Binding<>(service, name, serviceId, Map.copyOf(properties), new InFlightGate());
         bindings.put(service, binding);
-        activeBinding = binding;
-        LOG.log(Level.INFO, "Active {0}: {1} (service {2})", kindName, name, serviceId);
+        activate(selector == null ? binding : selector.choose(bindings.values()));
+    }
+
+    /** Applies the selector again, after what it selects by has changed. */
+    synchronized void reselect() {
+        if (selector != null) {
+            activate(selector.choose(bindings.values()));
+        }
+    }
+
+    private void activate(Binding<T> binding) {
+        if (binding != activeBinding) {
+            activeBinding = binding;
+            if (binding != null) {
+                LOG.log(Level.INFO, "Active {0}: {1} (service {2})", kindName, binding.name(), binding.serviceId());
+            }
+        }
     }
 
     void unbind(T service) {
@@ -59,7 +97,9 @@ final class PluginSlot<T> {
             if (binding == null) {
                 return;
             }
-            if (activeBinding == binding) {
+            if (selector != null) {
+                activeBinding = selector.choose(bindings.values());
+            } else if (activeBinding == binding) {
                 activeBinding = bindings.values().stream().findFirst().orElse(null);
             }
             LOG.log(Level.INFO, "Unbinding {0}: {1} (service {2}); active now: {3}", kindName, binding.name(),
