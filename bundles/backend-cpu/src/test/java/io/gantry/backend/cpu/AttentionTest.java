@@ -12,7 +12,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * storeKv and attention through block tables: a shuffled table gives exactly what a contiguous one gives,
@@ -22,22 +22,24 @@ class AttentionTest {
 
     private static final int HEADS = 4;
     private static final int KV_HEADS = 2;
-    /** Not a multiple of any vector width: exercises the scalar tails. */
-    private static final int HEAD_DIM = 20;
-    private static final int BLOCK_SIZE = 4;
+    private static final int BLOCK_SIZE = 8;
     private static final int BLOCKS = 16;
     private static final int LAYER = 1;
-    /** Three sequences: a prefill continuing at position 5, a fresh prefill, a decode at position 9. */
-    private static final int[] START_POSITIONS = {5, 0, 9};
+    /** Three sequences: a prefill continuing at position 5, a fresh prefill, a decode at position 19. */
+    private static final int[] START_POSITIONS = {5, 0, 19};
     private static final int[] ROW_COUNTS = {3, 4, 1};
     private static final int[] FIRST_ROWS = {0, 3, 7};
     private static final int ROWS = 8;
 
-    @ParameterizedTest(name = "vector={0}")
-    @ValueSource(booleans = {true, false})
-    void shuffledBlockTablesGiveContiguousAttention(boolean vector) {
+    /**
+     * Head sizes: 20 is a multiple of no vector width (the scalar tails), 64 of every one (scores by groups of
+     * positions); the decode row attends to 20 positions, more than one group.
+     */
+    @ParameterizedTest(name = "vector={0}, headDim={1}")
+    @CsvSource({"true, 20", "false, 20", "true, 64", "false, 64"})
+    void shuffledBlockTablesGiveContiguousAttention(boolean vector, int headDim) {
         Random random = new Random(20);
-        int kvCols = KV_HEADS * HEAD_DIM;
+        int kvCols = KV_HEADS * headDim;
         // Per sequence, keys and values of every position it has, and the queries of this step's rows.
         float[][] keys = new float[3][];
         float[][] values = new float[3][];
@@ -46,7 +48,7 @@ class AttentionTest {
             keys[s] = TestTensors.gaussian(length * kvCols, random);
             values[s] = TestTensors.gaussian(length * kvCols, random);
         }
-        float[] queries = TestTensors.gaussian(ROWS * HEADS * HEAD_DIM, random);
+        float[] queries = TestTensors.gaussian(ROWS * HEADS * headDim, random);
 
         int[][] contiguous = {{0, 1, 2}, {3, 4, 5}, {6, 7, 8}};
         List<Integer> shuffledBlocks = new ArrayList<>();
@@ -60,10 +62,10 @@ class AttentionTest {
         }
 
         try (CpuBackend backend = new CpuBackend(2, vector)) {
-            float[] throughContiguous = attend(backend, contiguous, keys, values, queries);
-            float[] throughShuffled = attend(backend, shuffled, keys, values, queries);
+            float[] throughContiguous = attend(backend, contiguous, keys, values, queries, headDim);
+            float[] throughShuffled = attend(backend, shuffled, keys, values, queries, headDim);
             assertArrayEquals(throughContiguous, throughShuffled, 0f);
-            float[] expected = reference(keys, values, queries);
+            float[] expected = reference(keys, values, queries, headDim);
             for (int i = 0; i < expected.length; i++) {
                 assertEquals(expected[i], throughShuffled[i], 1e-5, "element " + i);
             }
@@ -71,9 +73,9 @@ class AttentionTest {
     }
 
     private static float[] attend(CpuBackend backend, int[][] tables, float[][] keys, float[][] values,
-            float[] queries) {
-        int kvCols = KV_HEADS * HEAD_DIM;
-        KvPool pool = backend.allocateKvPool(new KvPoolSpec(2, KV_HEADS, HEAD_DIM, BLOCKS * BLOCK_SIZE));
+            float[] queries, int headDim) {
+        int kvCols = KV_HEADS * headDim;
+        KvPool pool = backend.allocateKvPool(new KvPoolSpec(2, KV_HEADS, headDim, BLOCKS * BLOCK_SIZE));
         // Store each sequence's history (earlier steps) and this step's rows in one storeKv call.
         int[] lengths = new int[3];
         int[] firstRows = new int[3];
@@ -94,31 +96,31 @@ class AttentionTest {
                 BackendTestSupport.buffer(backend, allValues, totalRows, kvCols), history);
 
         AttentionBatch step = new AttentionBatch(3, FIRST_ROWS, ROW_COUNTS, START_POSITIONS, tables, BLOCK_SIZE);
-        DeviceBuffer q = BackendTestSupport.buffer(backend, queries, ROWS, HEADS * HEAD_DIM);
-        DeviceBuffer out = backend.allocate(ROWS, HEADS * HEAD_DIM);
+        DeviceBuffer q = BackendTestSupport.buffer(backend, queries, ROWS, HEADS * headDim);
+        DeviceBuffer out = backend.allocate(ROWS, HEADS * headDim);
         backend.attention(out, q, HEADS, pool, LAYER, step);
         pool.release();
         return BackendTestSupport.read(backend, out, ROWS);
     }
 
-    private static float[] reference(float[][] keys, float[][] values, float[] queries) {
-        int kvCols = KV_HEADS * HEAD_DIM;
-        float[] out = new float[ROWS * HEADS * HEAD_DIM];
+    private static float[] reference(float[][] keys, float[][] values, float[] queries, int headDim) {
+        int kvCols = KV_HEADS * headDim;
+        float[] out = new float[ROWS * HEADS * headDim];
         for (int s = 0; s < 3; s++) {
             for (int j = 0; j < ROW_COUNTS[s]; j++) {
                 int row = FIRST_ROWS[s] + j;
                 int position = START_POSITIONS[s] + j;
                 for (int h = 0; h < HEADS; h++) {
                     int kvHead = h / (HEADS / KV_HEADS);
-                    int q = (row * HEADS + h) * HEAD_DIM;
+                    int q = (row * HEADS + h) * headDim;
                     double[] scores = new double[position + 1];
                     double max = Double.NEGATIVE_INFINITY;
                     for (int t = 0; t <= position; t++) {
                         double dot = 0;
-                        for (int d = 0; d < HEAD_DIM; d++) {
-                            dot += (double) queries[q + d] * keys[s][t * kvCols + kvHead * HEAD_DIM + d];
+                        for (int d = 0; d < headDim; d++) {
+                            dot += (double) queries[q + d] * keys[s][t * kvCols + kvHead * headDim + d];
                         }
-                        scores[t] = dot / Math.sqrt(HEAD_DIM);
+                        scores[t] = dot / Math.sqrt(headDim);
                         max = Math.max(max, scores[t]);
                     }
                     double sum = 0;
@@ -126,10 +128,10 @@ class AttentionTest {
                         scores[t] = Math.exp(scores[t] - max);
                         sum += scores[t];
                     }
-                    for (int d = 0; d < HEAD_DIM; d++) {
+                    for (int d = 0; d < headDim; d++) {
                         double o = 0;
                         for (int t = 0; t <= position; t++) {
-                            o += scores[t] / sum * values[s][t * kvCols + kvHead * HEAD_DIM + d];
+                            o += scores[t] / sum * values[s][t * kvCols + kvHead * headDim + d];
                         }
                         out[q + d] = (float) o;
                     }
