@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Serving benchmarks: serve drives a running OpenAI-compatible server with streaming requests "
                 + "and reports TTFT, TPOT, ITL, latency and throughput; compare replays one workload through "
-                + "serving strategies in process and writes a report.",
-        subcommands = {BenchServeCommand.class, BenchCompareCommand.class})
+                + "serving strategies in process and writes a report; transport measures the REST transport's costs "
+                + "in process.",
+        subcommands = {BenchServeCommand.class, BenchCompareCommand.class, BenchTransportCommand.class})
 final class BenchCommand {
 }

@@ -103,30 +103,8 @@ final class BenchCompareCommand implements Callable<Integer> {
                     + "${DEFAULT-VALUE}).")
     private long seed;
 
-    @Option(names = "--max-num-seqs", paramLabel = "N", defaultValue = "16",
-            description = "Most sequences in one step; also the static scheduler's batch size (default: "
-                    + "${DEFAULT-VALUE}).")
-    private int maxNumSeqs;
-
-    @Option(names = "--max-num-batched-tokens", paramLabel = "N", defaultValue = "512",
-            description = "Most tokens in one step, prefill and decode together (default: ${DEFAULT-VALUE}).")
-    private int maxNumBatchedTokens;
-
-    @Option(names = "--kv-cache-mb", paramLabel = "MB", defaultValue = "1024",
-            description = "Memory for the KV pool, in MiB; it must hold at least one sequence of the model's full "
-                    + "context (default: ${DEFAULT-VALUE}).")
-    private int kvCacheMb;
-
-    @Option(names = "--block-size", paramLabel = "N", defaultValue = "16",
-            description = "Tokens per KV block of the paged allocators (default: ${DEFAULT-VALUE}).")
-    private int blockSize;
-
-    @Option(names = "--request-timeout", paramLabel = "SECONDS", defaultValue = "600",
-            description = "Longest a request may take; it then counts as failed (default: ${DEFAULT-VALUE}).")
-    private int requestTimeout;
-
     @Mixin
-    private ThreadsOption threads;
+    private EngineOptions engineOptions;
 
     @Override
     public Integer call() throws IOException, InterruptedException {
@@ -134,8 +112,7 @@ final class BenchCompareCommand implements Callable<Integer> {
         WorkloadSpec workload = usage(() -> new WorkloadSpec(requests, requestRate(), concurrency(),
                 LengthDistribution.parse(promptTokens), LengthDistribution.parse(maxTokens), sharedPrefixTokens,
                 ignoreEos, PriorityPattern.parse(priorities), seed));
-        EngineSettings engine = usage(() -> new EngineSettings(maxNumSeqs, maxNumBatchedTokens, kvCacheMb, blockSize,
-                threads.threads(), requestTimeout));
+        EngineSettings engine = usage(engineOptions::settings);
         Path folder = output != null ? output : Path.of("bench-compare-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
         if (Files.exists(folder) && !Files.isDirectory(folder)) {

@@ -165,6 +165,10 @@ public final class Launcher {
         properties.put(Constants.FRAMEWORK_STORAGE, home.resolve("data").resolve("felix-cache").toString());
         properties.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         properties.put("gantry.home", home.toString());
+        if (!options.models().isEmpty()) {
+            // The engine serves these when its configuration names no models.
+            properties.put("gantry.models", String.join(",", options.models()));
+        }
         // FileInstall watches both folders: jars in deploy/ become bundles, *.cfg in conf/ configurations.
         properties.put("felix.fileinstall.dir", home.resolve("deploy") + "," + home.resolve("conf"));
         properties.put("felix.fileinstall.poll", "1000");

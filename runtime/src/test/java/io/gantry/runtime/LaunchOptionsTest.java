@@ -45,6 +45,21 @@ class LaunchOptionsTest {
     }
 
     @Test
+    void modelsAreMadeAbsoluteAndMustExist() throws IOException {
+        Files.createDirectories(home.resolve("bundle"));
+        Path model = Files.createFile(home.resolve("m.gguf"));
+        LaunchOptions options = LaunchOptions.parse(List.of("--home", home.toString(), "--model", model.toString(),
+                "--model", "tiny=" + model), Path.of("/nowhere"));
+        assertEquals(List.of(model.toAbsolutePath().normalize().toString(),
+                "tiny=" + model.toAbsolutePath().normalize()), options.models());
+        assertTrue(LaunchOptions.parse(List.of("--home", home.toString()), home).models().isEmpty());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> LaunchOptions.parse(List.of("--home",
+                home.toString(), "--model", home.resolve("missing.gguf").toString()), home)).getMessage()
+                .contains("no such file"));
+        assertThrows(IllegalArgumentException.class, () -> LaunchOptions.parse(List.of("--model"), home));
+    }
+
+    @Test
     void helpNeedsNoHome() {
         assertTrue(LaunchOptions.parse(List.of("--help"), home).help());
     }

@@ -45,7 +45,7 @@ public record EngineSettings(int maxNumSeqs, int maxNumBatchedTokens, int kvCach
      * @param requests requests a run sends: all may wait at once, so none is refused as overloaded
      * @return the step loop's limits
      */
-    ServingLimits limits(int requests) {
+    public ServingLimits limits(int requests) {
         return new ServingLimits(maxNumSeqs, maxNumBatchedTokens, Math.max(1, requests), (long) kvCacheMb << 20,
                 Duration.ofSeconds(requestTimeoutSeconds));
     }

@@ -41,7 +41,7 @@ public record Strategy(String name, SchedulerChoice scheduler, AllocatorChoice a
          *                   may run as many sequences at once
          * @return a new instance
          */
-        Scheduler create(int maxNumSeqs) {
+        public Scheduler create(int maxNumSeqs) {
             return switch (this) {
                 case CONTINUOUS -> new ContinuousScheduler();
                 case STATIC -> new StaticScheduler(maxNumSeqs);
@@ -68,7 +68,7 @@ public record Strategy(String name, SchedulerChoice scheduler, AllocatorChoice a
          * @param blockSize tokens per block of the paged allocators
          * @return a new instance, with an empty prefix cache
          */
-        KvCacheAllocator create(int blockSize) {
+        public KvCacheAllocator create(int blockSize) {
             return switch (this) {
                 case PAGED -> new PagedKvAllocator(blockSize, true);
                 case PAGED_NO_PREFIX -> new PagedKvAllocator(blockSize, false);

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -53,11 +54,12 @@ public final class EngineService {
     public @interface Config {
         /**
          * @return model files, each {@code PATH} or {@code ID=PATH} (several in one value: comma-separated); empty
-         *         for every {@code *.gguf} in {@code models/} of the Gantry home
+         *         for the launcher's {@code --model} files, else every {@code *.gguf} in {@code models/} of the
+         *         Gantry home
          */
         @AttributeDefinition(name = "Models", description = "GGUF files to serve, each PATH or ID=PATH, "
-                + "comma-separated; the first is the default. Empty: every *.gguf in the models/ folder of the "
-                + "Gantry home.")
+                + "comma-separated; the first is the default. Empty: the files the launcher was given with "
+                + "--model, else every *.gguf in the models/ folder of the Gantry home.")
         String[] models() default {};
 
         /** @return most sequences in one step */
@@ -90,6 +92,23 @@ public final class EngineService {
                 + "every model's requests with its own KV pool; metrics carry its name. Blank: no comparison.")
         String variants() default "";
 
+        /** @return where the default model is downloaded from, or blank for no download */
+        @AttributeDefinition(name = "defaultModelUrl", description = "With no models configured and no .gguf in "
+                + "the models/ folder of the Gantry home, this model is downloaded once into defaultModelCache and "
+                + "served. Blank: never download.")
+        String defaultModelUrl() default DefaultModel.SOURCE;
+
+        /** @return the SHA-256 the downloaded default model must have */
+        @AttributeDefinition(name = "defaultModelSha256",
+                description = "The SHA-256 (hex) the downloaded default model must have; a file that differs is "
+                        + "deleted.")
+        String defaultModelSha256() default DefaultModel.SHA256;
+
+        /** @return where downloaded models are kept, or blank for the default */
+        @AttributeDefinition(name = "defaultModelCache", description = "Where the default model is kept. Blank: "
+                + "$GANTRY_CACHE/models, or ~/.cache/gantry/models without GANTRY_CACHE.")
+        String defaultModelCache() default "";
+
         /** @return the default request timeout in seconds */
         @AttributeDefinition(name = "requestTimeoutSeconds",
                 description = "How long a request may take in all when it does not say.")
@@ -97,12 +116,17 @@ public final class EngineService {
     }
 
     private static final System.Logger LOG = System.getLogger(EngineService.class.getName());
+    /** How long downloading the default model may take. */
+    private static final Duration DOWNLOAD_TIMEOUT = Duration.ofMinutes(10);
 
     private final PluginRegistry plugins;
     private final ServingLimits limits;
     private final List<String> modelSpecs;
     private final List<Variant> variants;
+    private final Config config;
     private final BundleContext context;
+    /** Whether the loader is downloading the default model, which deactivation may interrupt. */
+    private volatile boolean downloading;
     /** The loops' plugin views, closed after the loops stopped. Guarded by this. */
     private final List<LoopPlugins> loopPlugins = new ArrayList<>();
     private final Thread loader;
@@ -126,6 +150,7 @@ public final class EngineService {
                 config.maxModelLen());
         this.modelSpecs = List.of(config.models());
         this.variants = Variant.parse(config.variants());
+        this.config = config;
         this.context = context;
         this.loader = new Thread(this::load, "gantry-model-loader");
         loader.setDaemon(true);
@@ -136,7 +161,14 @@ public final class EngineService {
         List<ModelServer> servers = new ArrayList<>();
         Set<String> ids = new HashSet<>();
         AtomicLong requestIds = new AtomicLong();
-        for (ModelSpec spec : modelSpecs()) {
+        List<ModelSpec> specs;
+        try {
+            specs = modelSpecs();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        for (ModelSpec spec : specs) {
             try {
                 List<ModelServer> modelServers = new ArrayList<>();
                 try {
@@ -202,9 +234,12 @@ public final class EngineService {
         return loop;
     }
 
-    private List<ModelSpec> modelSpecs() {
+    private List<ModelSpec> modelSpecs() throws InterruptedException {
         List<ModelSpec> specs = new ArrayList<>();
-        if (modelSpecs.isEmpty()) {
+        // The launcher's --model options, when the configuration names none.
+        String launched = context.getProperty("gantry.models");
+        List<String> named = !modelSpecs.isEmpty() || launched == null ? modelSpecs : List.of(launched);
+        if (named.isEmpty()) {
             Path folder = modelFolder();
             try (var files = Files.list(folder)) {
                 files.filter(p -> p.getFileName().toString().endsWith(".gguf")).sorted()
@@ -212,16 +247,41 @@ public final class EngineService {
             } catch (IOException e) {
                 LOG.log(System.Logger.Level.DEBUG, "No models folder at " + folder, e);
             }
+            if (specs.isEmpty()) {
+                defaultModel(folder).ifPresent(path -> specs.add(new ModelSpec(null, path)));
+            }
             return specs;
         }
         // A .cfg file gives one string: split it on commas.
-        for (String spec : modelSpecs.stream().flatMap(s -> Stream.of(s.split(","))).filter(s -> !s.isBlank())
+        for (String spec : named.stream().flatMap(s -> Stream.of(s.split(","))).filter(s -> !s.isBlank())
                 .toList()) {
             int equals = spec.indexOf('=');
             specs.add(equals > 0 ? new ModelSpec(spec.substring(0, equals).trim(),
                     Path.of(spec.substring(equals + 1).trim())) : new ModelSpec(null, Path.of(spec.trim())));
         }
         return specs;
+    }
+
+    /**
+     * @return the default model, from the cache or downloaded now; empty (with the reason and what to do logged)
+     *         when it cannot be had, and always outside a Gantry home (tests, embedded use), which never download
+     */
+    private Optional<Path> defaultModel(Path modelFolder) throws InterruptedException {
+        if (context.getProperty("gantry.home") == null || config.defaultModelUrl().isBlank()) {
+            return Optional.empty();
+        }
+        downloading = true;
+        try {
+            return Optional.of(new DefaultModel(config.defaultModelUrl(), config.defaultModelSha256(),
+                    DefaultModel.cacheFolder(config.defaultModelCache()), modelFolder, DOWNLOAD_TIMEOUT).obtain());
+        } catch (DefaultModel.UnavailableException e) {
+            LOG.log(System.Logger.Level.WARNING, e.getMessage());
+        } catch (IllegalArgumentException e) {
+            LOG.log(System.Logger.Level.ERROR, "No default model: " + e.getMessage() + " (PID " + PID + ")");
+        } finally {
+            downloading = false;
+        }
+        return Optional.empty();
     }
 
     private Path modelFolder() {
@@ -241,6 +301,10 @@ public final class EngineService {
             }
             stopping = engine;
             engine = null;
+        }
+        if (downloading) {
+            // A download is the one step of loading that may take minutes; stopping must not wait for it.
+            loader.interrupt();
         }
         loader.join();
         if (stopping != null) {

@@ -16,7 +16,8 @@ final class AccessControl implements Consumer<Javalin> {
     private final AdminEndpoints admin;
 
     /**
-     * @param admin the admin routes, installed only when the authenticator has admin keys
+     * @param admin the admin routes, installed only when the authenticator has admin keys; {@code null} where
+     *              none are configured
      */
     AccessControl(Authenticator authenticator, RateLimiter limits, AdminEndpoints admin) {
         this.authenticator = authenticator;
@@ -37,7 +38,8 @@ final class AccessControl implements Consumer<Javalin> {
                 KeyHashes.parse("adminKeys", config.adminKeys()), jwt.configured() ? new JwtVerifier(jwt) : null,
                 config.metricsOpen()),
                 new RateLimiter(config.requestsPerSecond(), config.tokensPerMinute(),
-                        Duration.ofSeconds(config.rateLimitIdleSeconds())), admin);
+                        Duration.ofSeconds(config.rateLimitIdleSeconds()),
+                        ClientAddresses.trusting("trustedProxies", config.trustedProxies())), admin);
     }
 
     @Override

@@ -11,8 +11,8 @@ import java.util.Set;
  * without usable credentials gets 401 with {@code WWW-Authenticate: Bearer}; valid credentials that do not grant
  * the route (an API key or token on an admin route) get 403. Keys and tokens are never logged nor echoed.
  *
- * <p>The caller's identity (a key's hash prefix, a token's subject, or the client address when auth is off) is left
- * in the request attribute {@link #CLIENT} for the rate limits.
+ * <p>The caller's identity (a key's hash prefix or a token's subject) is left in the request attribute
+ * {@link #CLIENT} for the rate limits; with auth off it is left unset and the rate limits use the client's address.
  */
 final class Authenticator {
 
@@ -112,7 +112,11 @@ final class Authenticator {
             ctx.attribute(CLIENT, "admin-" + admin);
             return;
         }
-        String client = mode == Mode.NONE ? "ip:" + ctx.ip() : apiIdentity(ctx, bearer);
+        if (mode == Mode.NONE) {
+            // Anyone may call; the rate limits know the caller by its address.
+            return;
+        }
+        String client = apiIdentity(ctx, bearer);
         if (client == null) {
             throw unauthorized(ctx, bearer != null || ctx.header("X-API-Key") != null);
         }

@@ -61,6 +61,8 @@ final class CompletionEndpoints {
         CompletionRequest request = CompletionRequest.generate(server.body(ctx), ctx.pathParam("model"));
         if (Boolean.parseBoolean(ctx.queryParam("async"))) {
             Jobs.Job job = jobs.start(service, request, server.active());
+            // The rate limits charge the job's tokens to this caller when it ends.
+            ctx.attribute(Generation.ATTRIBUTE, job.generation);
             ctx.header("Location", "/v1/jobs/" + job.id);
             RestServer.json(ctx, 202, job.view());
             return;

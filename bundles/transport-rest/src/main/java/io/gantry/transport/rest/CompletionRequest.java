@@ -101,6 +101,11 @@ record CompletionRequest(String model, List<GenerationRequest> choices, int n, b
         if (maxTokens != null && maxTokens < 1) {
             throw ApiException.invalid(maxTokensParam, "'" + maxTokensParam + "' must be at least 1, got " + maxTokens);
         }
+        if (maxTokens != null && maxTokens == GenerationRequest.UNTIL_CONTEXT_FULL) {
+            // The engine reads this value as "no max_tokens"; asked for explicitly, it is beyond any context.
+            throw new ApiException(400, "invalid_request_error", maxTokensParam, "context_length_exceeded",
+                    "'" + maxTokensParam + "' of " + maxTokens + " is beyond the model's context length", 0);
+        }
         List<String> stop = body.stringOrStrings("stop");
         if (stop != null && stop.size() > MAX_STOP_STRINGS) {
             throw ApiException.invalid("stop", "At most " + MAX_STOP_STRINGS + " stop strings, got " + stop.size());

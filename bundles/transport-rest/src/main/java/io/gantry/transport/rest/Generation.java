@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -166,6 +167,21 @@ final class Generation implements AutoCloseable {
         } catch (ExecutionException | TimeoutException e) {
             return ended();
         }
+    }
+
+    /**
+     * Runs an action once every choice has ended: at once, on this thread, if they have; otherwise off the engine's
+     * thread when the last one ends.
+     */
+    void whenEnded(Runnable action) {
+        if (ended()) {
+            action.run();
+            return;
+        }
+        CompletableFuture<?>[] ends = choices.stream()
+                .map(choice -> choice.handle.completion().toCompletableFuture().handle((completion, error) -> null))
+                .toArray(CompletableFuture<?>[]::new);
+        CompletableFuture.allOf(ends).thenRunAsync(action);
     }
 
     /** Cancels every choice still running. */

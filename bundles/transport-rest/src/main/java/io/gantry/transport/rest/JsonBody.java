@@ -36,13 +36,21 @@ final class JsonBody {
      * @param in            the body
      * @param contentLength the declared length, or -1
      * @param maxBytes      the largest body accepted
-     * @throws ApiException 413 for a larger body, 400 for one that is not UTF-8 or not a JSON object
+     * @throws ApiException 413 for a larger body, 400 for one that ends early, is not UTF-8 or not a JSON object
      */
-    static JsonBody read(InputStream in, long contentLength, long maxBytes) throws IOException {
+    static JsonBody read(InputStream in, long contentLength, long maxBytes) {
         if (contentLength > maxBytes) {
             throw tooLarge(maxBytes);
         }
-        byte[] bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+        byte[] bytes;
+        try {
+            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+        } catch (IOException e) {
+            // The connection ended before the body did (a client that sends less than its Content-Length). Left
+            // to the server, that would be an empty 500; the client may still be reading, so it is told why.
+            throw ApiException.invalid(null, "The request body ended before its declared length: "
+                    + e.getMessage());
+        }
         if (bytes.length > maxBytes) {
             throw tooLarge(maxBytes);
         }

@@ -11,31 +11,43 @@ import io.javalin.http.Context;
 import java.time.Duration;
 
 /**
- * Rate limits per caller ({@link Authenticator#CLIENT}: the key or token subject, or the client address when auth
- * is off), as token buckets: requests per second, and model tokens per minute.
+ * Rate limits per caller ({@link Authenticator#CLIENT}: the key or token subject; the client address from
+ * {@link ClientAddresses} when auth is off), as token buckets: requests per second, and model tokens per minute.
  *
  * <p>Model tokens are counted after the fact: a request is let in while its caller's token bucket is not empty,
  * and when it ends its actual usage (prompt plus generated tokens, over all choices) is taken from the bucket, which
  * may go into debt; the next requests wait until the debt is paid back. Counting up front would need the prompt
  * tokenized before the request is accepted and would charge for {@code max_tokens} that are mostly never
- * generated. Asynchronous jobs are counted as requests only.
+ * generated. An asynchronous job is charged the same way when it ends, to the caller that submitted it.
  *
  * <p>Buckets of callers idle for a while are dropped, so memory stays bounded by the callers of the recent past.
  */
 final class RateLimiter {
 
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    private static final String JOBS = "/v1/jobs/";
 
     private final int requestsPerSecond;
     private final long tokensPerMinute;
     private final Cache<String, Buckets> buckets;
+    private final ClientAddresses addresses;
+
+    /**
+     * Limits callers without credentials by the connection's remote address.
+     *
+     * @see #RateLimiter(int, long, Duration, ClientAddresses)
+     */
+    RateLimiter(int requestsPerSecond, long tokensPerMinute, Duration idle) {
+        this(requestsPerSecond, tokensPerMinute, idle, ClientAddresses.direct());
+    }
 
     /**
      * @param requestsPerSecond requests per second per caller, 0 for no limit
      * @param tokensPerMinute   model tokens per minute per caller, 0 for no limit
      * @param idle              how long an unused caller's buckets are kept
+     * @param addresses         who a caller without credentials is
      */
-    RateLimiter(int requestsPerSecond, long tokensPerMinute, Duration idle) {
+    RateLimiter(int requestsPerSecond, long tokensPerMinute, Duration idle, ClientAddresses addresses) {
         if (requestsPerSecond < 0) {
             throw new IllegalArgumentException("requestsPerSecond must not be negative, got " + requestsPerSecond);
         }
@@ -48,6 +60,7 @@ final class RateLimiter {
         this.requestsPerSecond = requestsPerSecond;
         this.tokensPerMinute = tokensPerMinute;
         this.buckets = Caffeine.newBuilder().expireAfterAccess(idle).build();
+        this.addresses = addresses;
     }
 
     /** @return whether any limit is set */
@@ -62,7 +75,8 @@ final class RateLimiter {
     }
 
     /**
-     * The before-handler, after {@link Authenticator#check}: takes one request from the caller's bucket.
+     * The before-handler, after {@link Authenticator#check}: takes one request from the caller's bucket, and refuses
+     * a caller in token debt (except on {@code /v1/jobs/}, which generates nothing).
      *
      * @throws ApiException 429 with the seconds to wait when a bucket is empty
      */
@@ -71,7 +85,8 @@ final class RateLimiter {
             return;
         }
         Buckets caller = buckets.get(client(ctx), key -> new Buckets());
-        if (caller.tokens != null) {
+        // Reading or cancelling a job uses no tokens, and a caller in debt for a job's tokens must get its result.
+        if (caller.tokens != null && !ctx.path().startsWith(JOBS)) {
             EstimationProbe probe = caller.tokens.estimateAbilityToConsume(1);
             if (!probe.canBeConsumed()) {
                 throw exceeded("tokens per minute", probe.getNanosToWaitForRefill());
@@ -85,18 +100,24 @@ final class RateLimiter {
         }
     }
 
-    /** The after-handler: takes the model tokens the request used from the caller's bucket. */
+    /**
+     * The after-handler: takes the model tokens the request used from the caller's bucket, once its generation has
+     * ended (at once for a request answered whole or streamed, when the job ends for an asynchronous one).
+     */
     void charge(Context ctx) {
         Generation generation = ctx.attribute(Generation.ATTRIBUTE);
         if (generation == null || tokensPerMinute == 0 || !limited(ctx)) {
             return;
         }
-        Generation.Usage usage = generation.usage();
-        long used = (long) usage.promptTokens() + usage.completionTokens();
-        Buckets caller = buckets.getIfPresent(client(ctx));
-        if (caller != null && used > 0) {
-            caller.tokens.consumeIgnoringRateLimits(used);
-        }
+        String client = client(ctx);
+        generation.whenEnded(() -> {
+            Generation.Usage usage = generation.usage();
+            long used = (long) usage.promptTokens() + usage.completionTokens();
+            if (used > 0) {
+                // A job may outlast the caller's idle time: its debt starts a fresh bucket then.
+                buckets.get(client, key -> new Buckets()).tokens.consumeIgnoringRateLimits(used);
+            }
+        });
     }
 
     /** Health checks, metrics and admin calls are not limited. */
@@ -105,9 +126,9 @@ final class RateLimiter {
         return path.startsWith("/v1/") || path.equals("/tokenize") || path.equals("/detokenize");
     }
 
-    private static String client(Context ctx) {
+    private String client(Context ctx) {
         String client = ctx.attribute(Authenticator.CLIENT);
-        return client != null ? client : "ip:" + ctx.ip();
+        return client != null ? client : "ip:" + addresses.of(ctx);
     }
 
     private static ApiException exceeded(String limit, long nanosToWait) {

@@ -14,6 +14,10 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 
+import org.eclipse.jetty.server.ConnectionLimit;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
+
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -72,8 +76,16 @@ final class RestServer {
             // Compression would buffer server-sent events.
             config.http.disableCompression();
             config.http.maxRequestSize = settings.maxRequestBytes();
-            config.jetty.defaultHost = settings.host();
-            config.jetty.defaultPort = settings.port();
+            config.jetty.addConnector((server, http) -> {
+                ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+                connector.setHost(settings.host());
+                connector.setPort(settings.port());
+                connector.setIdleTimeout(settings.idleTimeout().toMillis());
+                return connector;
+            });
+            // Past the limit Jetty stops accepting: new connections wait in the backlog instead of failing.
+            config.jetty.modifyServer(server -> server.addBean(new ConnectionLimit(settings.maxConnections(),
+                    server)));
             config.requestLogger.http(metricsEndpoint::record);
             config.events.handlerAdded(handler -> {
                 if (handler.getHttpMethod().isHttpMethod()) {

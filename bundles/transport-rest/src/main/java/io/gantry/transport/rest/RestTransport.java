@@ -6,9 +6,9 @@ import io.gantry.api.metrics.MetricsSource;
 import io.gantry.api.plugin.PluginRegistry;
 import io.gantry.api.transport.Transport;
 
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
@@ -83,6 +83,17 @@ public final class RestTransport implements Transport {
                 description = "The most choices (n times the prompts) one request may ask for.")
         int maxChoices() default 16;
 
+        /** @return the most connections open at once */
+        @AttributeDefinition(name = "maxConnections", description = "The most connections open at once (event "
+                + "streams included); more wait to be accepted.")
+        int maxConnections() default ServerSettings.DEFAULT_MAX_CONNECTIONS;
+
+        /** @return seconds a connection may be idle */
+        @AttributeDefinition(name = "idleTimeoutSeconds", description = "How long a connection may neither send "
+                + "nor take bytes (a client that stopped reading a stream) before it is closed; more than "
+                + "keepAliveSeconds.")
+        int idleTimeoutSeconds() default 60;
+
         /** @return what API routes ask for */
         @AttributeDefinition(name = "authMode", description = "none (default), apiKey, jwt, apiKeyOrJwt, or both "
                 + "(an API key in X-API-Key and a JWT in Authorization: Bearer).")
@@ -138,6 +149,12 @@ public final class RestTransport implements Transport {
                 + "API key (or client address with no auth); 0 for no limit.")
         long tokensPerMinute() default 0;
 
+        /** @return the proxies whose X-Forwarded-For names the client */
+        @AttributeDefinition(name = "trustedProxies", description = "IP addresses or CIDR ranges (10.0.0.0/8) of "
+                + "proxies whose X-Forwarded-For header names the client for the rate limits, comma-separated; none: "
+                + "the header is ignored and the connection's address counts.")
+        String[] trustedProxies() default {};
+
         /** @return seconds an idle caller's buckets are kept */
         @AttributeDefinition(name = "rateLimitIdleSeconds",
                 description = "How long the rate-limit state of a caller that sends nothing is kept.")
@@ -176,10 +193,8 @@ public final class RestTransport implements Transport {
         // Built first: a wrong auth or limit setting stops the activation before anything listens.
         AccessControl access = AccessControl.from(config, new AdminEndpoints(() -> plugins, () -> bundles(context),
                 () -> configurationAdmin));
-        this.server = new RestServer(new ServerSettings(config.host(), config.port(), config.maxRequestBytes(),
-                config.streamBufferTokens(), Duration.ofSeconds(config.keepAliveSeconds()),
-                Duration.ofSeconds(config.jobTtlSeconds()), config.maxFinishedJobs(), config.maxChoices()),
-                () -> inference, () -> metricsSources, () -> responseCache);
+        this.server = new RestServer(ServerSettings.from(config), () -> inference, () -> metricsSources,
+                () -> responseCache);
         server.install(access);
         server.start();
     }
@@ -205,6 +220,11 @@ public final class RestTransport implements Transport {
     @Deactivate
     void deactivate() {
         server.stop();
+    }
+
+    /** @return every route the server registered, as {@code METHOD /path/{param}} */
+    Set<String> registeredRoutes() {
+        return server.registeredRoutes();
     }
 
     @Override

@@ -14,9 +14,32 @@ import java.time.Duration;
  * @param jobTtl             how long a finished asynchronous job is kept
  * @param maxFinishedJobs    the most finished jobs kept
  * @param maxChoices         the most choices ({@code n} times the prompts) one request may ask for
+ * @param maxConnections     the most connections open at once; more wait to be accepted
+ * @param idleTimeout        how long a connection may neither send nor take bytes (a client that stopped reading
+ *                           a stream) before it is closed
  */
 record ServerSettings(String host, int port, long maxRequestBytes, int streamBufferTokens, Duration keepAlive,
-        Duration jobTtl, int maxFinishedJobs, int maxChoices) {
+        Duration jobTtl, int maxFinishedJobs, int maxChoices, int maxConnections, Duration idleTimeout) {
+
+    /** The connections open at once when not configured: idle event streams cost a socket and a virtual thread. */
+    static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+    /** The idle timeout when not configured. */
+    static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
+
+    /** @return the settings a transport configuration asks for */
+    static ServerSettings from(RestTransport.Config config) {
+        return new ServerSettings(config.host(), config.port(), config.maxRequestBytes(), config.streamBufferTokens(),
+                Duration.ofSeconds(config.keepAliveSeconds()), Duration.ofSeconds(config.jobTtlSeconds()),
+                config.maxFinishedJobs(), config.maxChoices(), config.maxConnections(),
+                Duration.ofSeconds(config.idleTimeoutSeconds()));
+    }
+
+    /** The server settings with the default connection limit and idle timeout. */
+    ServerSettings(String host, int port, long maxRequestBytes, int streamBufferTokens, Duration keepAlive,
+            Duration jobTtl, int maxFinishedJobs, int maxChoices) {
+        this(host, port, maxRequestBytes, streamBufferTokens, keepAlive, jobTtl, maxFinishedJobs, maxChoices,
+                DEFAULT_MAX_CONNECTIONS, DEFAULT_IDLE_TIMEOUT);
+    }
 
     /** Checks every value, naming the one that is wrong. */
     ServerSettings {
@@ -43,6 +66,14 @@ record ServerSettings(String host, int port, long maxRequestBytes, int streamBuf
         }
         if (maxChoices < 1) {
             throw new IllegalArgumentException("maxChoices must be positive, got " + maxChoices);
+        }
+        if (maxConnections < 1) {
+            throw new IllegalArgumentException("maxConnections must be positive, got " + maxConnections);
+        }
+        if (idleTimeout.compareTo(keepAlive) <= 0) {
+            // A stream waiting in the engine's queue must send its keep-alive comment before it counts as idle.
+            throw new IllegalArgumentException("idleTimeoutSeconds must be more than keepAliveSeconds ("
+                    + keepAlive.toSeconds() + "), got " + idleTimeout.toSeconds());
         }
     }
 }

@@ -127,6 +127,11 @@ class ErrorResponsesTest {
                 "invalid_request_error");
         assertEquals("context_length_exceeded", tooMany.get("code").asText());
         assertEquals("messages", tooMany.get("param").asText());
+        // The largest int is what the engine takes for "no max_tokens": asked for explicitly, it is refused too.
+        JsonNode largest = assertError(http.post("/v1/completions",
+                "{\"prompt\": \"Hi\", \"max_tokens\": 2147483647}"), 400, "invalid_request_error");
+        assertEquals("context_length_exceeded", largest.get("code").asText());
+        assertEquals("max_tokens", largest.get("param").asText());
     }
 
     @Test

@@ -8,6 +8,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import io.gantry.api.inference.InferenceService;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.function.Supplier;
 
@@ -72,6 +76,65 @@ class RateLimitTest {
             } finally {
                 server.stop();
             }
+        }
+    }
+
+    @Test
+    void tokensOfAnAsynchronousJobAreChargedToItsCallerWhenItEnds() throws Exception {
+        try (TestEngine engine = new TestEngine()) {
+            RestServer server = server(new RateLimiter(0, 20, Duration.ofMinutes(1)), () -> engine);
+            try {
+                HttpTestClient http = new HttpTestClient(server.port());
+                HttpTestClient.Response submitted = http.post("/v1/models/stories260K/generate?async=true", """
+                        {"prompt": "Once upon a time", "temperature": 0, "max_tokens": 30}""");
+                assertEquals(202, submitted.status(), submitted.raw().body());
+                String job = submitted.json().get("id").asText();
+                JsonNode view = http.get("/v1/jobs/" + job).json();
+                for (long deadline = System.nanoTime() + 30_000_000_000L; !view.get("status").asText()
+                        .equals("succeeded") && System.nanoTime() < deadline; view = http.get("/v1/jobs/" + job).json()) {
+                    Thread.sleep(20);
+                }
+                assertTrue(view.get("result").get("usage").get("total_tokens").asInt() > 20, view.toString());
+                assertEquals(200, http.get("/v1/jobs/" + job).status(), "a caller in debt still gets its result");
+                // The charge runs off the engine's thread just after the job ends.
+                HttpTestClient.Response next = http.post("/v1/completions", COMPLETION);
+                for (long deadline = System.nanoTime() + 5_000_000_000L; next.status() == 200
+                        && System.nanoTime() < deadline; next = http.post("/v1/completions", COMPLETION)) {
+                    Thread.sleep(20);
+                }
+                assertLimited(next, "tokens per minute");
+            } finally {
+                server.stop();
+            }
+        }
+    }
+
+    private static int statusFrom(RestServer server, String forwardedFor) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + server.port() + "/v1/models"))
+                .header(ClientAddresses.FORWARDED_FOR, forwardedFor).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    @Test
+    void forwardedForPicksNoBucketUnlessItComesFromATrustedProxy() throws Exception {
+        RestServer direct = server(new RateLimiter(1, 0, Duration.ofMinutes(1)), () -> null);
+        try {
+            assertEquals(503, statusFrom(direct, "203.0.113.1"), "no model, but admitted");
+            assertEquals(429, statusFrom(direct, "203.0.113.2"), "a forged header does not open a new bucket");
+        } finally {
+            direct.stop();
+        }
+        RestServer proxied = server(new RateLimiter(1, 0, Duration.ofMinutes(1),
+                ClientAddresses.trusting("trustedProxies", "127.0.0.0/8")), () -> null);
+        try {
+            assertEquals(503, statusFrom(proxied, "203.0.113.1"));
+            assertEquals(503, statusFrom(proxied, "203.0.113.2"), "another client behind the trusted proxy");
+            assertEquals(429, statusFrom(proxied, "203.0.113.1"), "the first client's bucket is empty");
+            assertEquals(429, statusFrom(proxied, "198.51.100.7, 203.0.113.1"),
+                    "what the client put in front of the proxy's entry does not count");
+        } finally {
+            proxied.stop();
         }
     }
 
