@@ -36,7 +36,7 @@ import java.util.logging.Logger;
 @Command(name = "compare", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {
             "Runs one seeded workload through each strategy (scheduler[+allocator]) on the same model, one after "
-                + "the other, on the engine's serving core and the CPU backend, and writes a report to --output: "
+                + "the other, on the engine's serving core and the CPU backend (or GPU 0: --backend cuda), and writes a report to --output: "
                 + "report.md (the table), report.json (everything), report.html (table and charts) and the charts "
                 + "as PNG. The table also goes to standard output.",
             "Schedulers: continuous, static, priority. KV allocators: paged (default; prefix caching on), "
@@ -106,6 +106,9 @@ final class BenchCompareCommand implements Callable<Integer> {
     @Mixin
     private EngineOptions engineOptions;
 
+    @Mixin
+    private BackendOption backend;
+
     @Override
     public Integer call() throws IOException, InterruptedException {
         List<Strategy> strategyList = usage(() -> Strategy.parseList(strategies));
@@ -123,11 +126,14 @@ final class BenchCompareCommand implements Callable<Integer> {
         // Every failure of an engine step reaches the report (see StrategyPlugins); the step loop's own log lines
         // (INFO on every plugin swap, a stack trace per failed step) would only interleave with the progress lines.
         ENGINE_LOG.setLevel(Level.OFF);
-        ComparisonReport report = Comparison.run(modelPath, strategyList, workload, engine,
-                Main.Version.number(), line -> {
-                    err.println("gantry: " + line);
-                    err.flush();
-                });
+        ComparisonReport report;
+        try (BackendOption.Started started = backend.start(threads.threads())) {
+            report = Comparison.run(started.device(), modelPath, strategyList, workload, engine,
+                    Main.Version.number(), line -> {
+                        err.println("gantry: " + line);
+                        err.flush();
+                    });
+        }
         List<Path> written = ReportWriter.write(report, folder, warning -> err.println("gantry: " + warning));
         out.print(ReportWriter.table(report).markdown());
         out.flush();

@@ -34,7 +34,7 @@ import java.util.function.LongSupplier;
  */
 @Command(name = "bench-model", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         sortOptions = false, description = {
-            "Measures a model on the CPU backend and prints a llama-bench style table: pp<P> is the prefill of a "
+            "Measures a model on the CPU backend (or on GPU 0: --backend cuda) and prints a llama-bench style table: pp<P> is the prefill of a "
                 + "P-token prompt in one step, tg<G> is G decode steps of one sequence from an empty context, and "
                 + "tg<G> @ b<B> is G decode steps of B sequences together after their P-token prompts were "
                 + "prefilled (only the decode steps are timed; t/s counts every sequence's tokens).",
@@ -53,6 +53,9 @@ final class BenchModelCommand implements Callable<Integer> {
 
     @Mixin
     private ThreadsOption threads;
+
+    @Mixin
+    private BackendOption backend;
 
     @Option(names = "--repetitions", paramLabel = "R", defaultValue = "3",
             description = "Timed runs of each test, after one warm-up run (default: ${DEFAULT-VALUE}).")
@@ -79,7 +82,7 @@ final class BenchModelCommand implements Callable<Integer> {
         checkOptions();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (LoadedModel model = LoadedModel.open(modelPath, threads.threads())) {
+        try (LoadedModel model = LoadedModel.open(modelPath, backend, threads.threads())) {
             err.println("gantry: " + model.summary());
             err.flush();
             int context = model.config.contextLength();
@@ -97,11 +100,13 @@ final class BenchModelCommand implements Callable<Integer> {
                     Math.multiplyExact(maxBatch, slotsPerSequence))) {
                 Bench bench = new Bench(transformer, maxBatch, sequenceLength);
                 List<BenchTest> tests = new ArrayList<>();
-                tests.add(new BenchTest("pp" + promptLength, promptLength, () -> { }, bench::prefill));
-                tests.add(new BenchTest("tg" + generateLength, generateLength, () -> { }, () -> bench.decode(1, 0)));
+                tests.add(new BenchTest("pp" + promptLength, promptLength, 0, () -> { }, bench::prefill));
+                tests.add(new BenchTest("tg" + generateLength, generateLength, generateLength, () -> { },
+                        () -> bench.decode(1, 0)));
                 for (int batch : batches) {
                     tests.add(new BenchTest("tg" + generateLength + " @ b" + batch, (long) batch * generateLength,
-                            () -> bench.prefillSequences(batch), () -> bench.decode(batch, promptLength)));
+                            generateLength, () -> bench.prefillSequences(batch),
+                            () -> bench.decode(batch, promptLength)));
                 }
                 err.println("gantry: warming up: one untimed run of every test");
                 err.flush();
@@ -110,14 +115,22 @@ final class BenchModelCommand implements Callable<Integer> {
                     test.runNanos().getAsLong();
                 }
                 String row = "| " + model.label() + " | " + Units.bytes(model.tensorBytes()) + " | "
-                        + Units.count(model.parameters()) + " | cpu | " + threads.threads() + " | ";
+                        + Units.count(model.parameters()) + " | " + backend.kind().label() + " | "
+                        + threads.threads() + " | ";
                 out.println("| model | size | params | backend | threads | test | t/s |");
                 out.println("| --- | ---: | ---: | --- | ---: | --- | ---: |");
                 out.flush();
+                List<String> decodeBandwidths = new ArrayList<>();
                 for (BenchTest test : tests) {
                     test.prepare().run();
-                    out.println(row + test.name() + " | " + tokensPerSecond(test) + " |");
+                    Rate rate = tokensPerSecond(test);
+                    out.println(row + test.name() + " | " + rate + " |");
                     out.flush();
+                    if (test.steps() > 0) {
+                        double stepsPerSecond = rate.mean() * test.steps() / test.tokens();
+                        decodeBandwidths.add(test.name() + " " + gigabytesPerSecond(
+                                model.decodeWeightBytes() * stepsPerSecond));
+                    }
                 }
                 long peakHeap = heapPools.stream().mapToLong(pool -> pool.getPeakUsage().getUsed()).sum();
                 MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
@@ -126,9 +139,18 @@ final class BenchModelCommand implements Callable<Integer> {
                 out.println("Every test ran once untimed first, to warm up (the JIT compiles the kernels then), then "
                         + repetitions + (repetitions == 1 ? " time" : " times") + " timed: mean ± standard deviation. "
                         + "Random prompt tokens (seed " + seed + "), end-of-generation tokens ignored.");
-                out.println("Backend: cpu, " + model.backend.description());
+                out.println("Backend: " + backend.kind().label() + ", " + model.backend.device().description());
+                out.println("Decode steps read " + Units.bytes(model.decodeWeightBytes()) + " of weights each (every "
+                        + "tensor but the token embeddings), so the weights were read at: "
+                        + String.join(", ", decodeBandwidths) + ".");
+                double copyBandwidth = BackendOption.copyBandwidth(model.backend.device());
+                if (copyBandwidth > 0) {
+                    out.println("Device memory bandwidth of a device-to-device copy (bytes read plus written, "
+                            + Units.bytes(BackendOption.COPY_TEST_BYTES) + " " + BackendOption.COPY_TEST_REPEATS
+                            + " times): " + gigabytesPerSecond(copyBandwidth) + ".");
+                }
                 out.println("KV pool: " + transformer.kvSlots() + " slots, " + Units.bytes(kvPoolBytes(model,
-                        transformer)) + " (F32, on the Java heap). Java heap after the model loaded: peak used "
+                        transformer)) + " (F32, " + backend.kvPoolPlace() + "). Java heap after the model loaded: peak used "
                         + Units.bytes(peakHeap) + " (the heap pools' peaks summed, garbage not yet collected "
                         + "included), live after a final GC " + Units.bytes(memory.getHeapMemoryUsage().getUsed())
                         + ", both with the KV pool; max heap " + Units.bytes(Runtime.getRuntime().maxMemory()) + ".");
@@ -158,14 +180,32 @@ final class BenchModelCommand implements Callable<Integer> {
      *
      * @param name     the test's name
      * @param tokens   tokens one run processes
+     * @param steps    decode steps one run takes, 0 for the prefill test
      * @param prepare  what to do, untimed, before the runs (prefill the prompts the runs decode after)
      * @param runNanos one run, returning the nanoseconds it took
      */
-    private record BenchTest(String name, long tokens, Runnable prepare, LongSupplier runNanos) {
+    private record BenchTest(String name, long tokens, int steps, Runnable prepare, LongSupplier runNanos) {
     }
 
-    /** @return the test's tokens per second over {@code repetitions} runs: mean ± sample standard deviation */
-    private String tokensPerSecond(BenchTest test) {
+    /**
+     * Tokens per second over the timed runs.
+     *
+     * @param mean              the mean
+     * @param standardDeviation the sample standard deviation
+     */
+    private record Rate(double mean, double standardDeviation) {
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%.2f ± %.2f", mean, standardDeviation);
+        }
+    }
+
+    private static String gigabytesPerSecond(double bytesPerSecond) {
+        return String.format(Locale.ROOT, "%.1f GB/s", bytesPerSecond / 1e9);
+    }
+
+    /** @return the test's tokens per second over {@code repetitions} runs */
+    private Rate tokensPerSecond(BenchTest test) {
         double[] rates = new double[repetitions];
         for (int i = 0; i < repetitions; i++) {
             rates[i] = test.tokens() / (test.runNanos().getAsLong() / 1e9);
@@ -173,7 +213,7 @@ final class BenchModelCommand implements Callable<Integer> {
         double mean = Arrays.stream(rates).average().orElseThrow();
         double variance = repetitions < 2 ? 0
                 : Arrays.stream(rates).map(r -> (r - mean) * (r - mean)).sum() / (repetitions - 1);
-        return String.format(Locale.ROOT, "%.2f ± %.2f", mean, Math.sqrt(variance));
+        return new Rate(mean, Math.sqrt(variance));
     }
 
     /** The tests, on one transformer whose KV pool gives each sequence consecutive blocks. */

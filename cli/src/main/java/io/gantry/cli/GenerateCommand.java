@@ -27,8 +27,8 @@ import java.util.stream.Collectors;
 /** {@code gantry generate}: continues a prompt, streaming the text as it is generated. */
 @Command(name = "generate", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {
-            "Continues a prompt with a model on the CPU, streaming the prompt and the generated text to standard "
-                + "output as tokens arrive; timings go to standard error."})
+            "Continues a prompt with a model on the CPU (or a GPU: --backend cuda), streaming the prompt and the "
+                + "generated text to standard output as tokens arrive; timings go to standard error."})
 final class GenerateCommand implements Callable<Integer> {
 
     /** Prompt tokens one step takes at most: long prompts are prefilled in chunks of this many. */
@@ -99,6 +99,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     private ThreadsOption threads;
 
+    @Mixin
+    private BackendOption backend;
+
     @Override
     public Integer call() throws IOException {
         SamplingParams sampling = sampling();
@@ -113,7 +116,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (LoadedModel model = LoadedModel.open(modelPath, threads.threads())) {
+        try (LoadedModel model = LoadedModel.open(modelPath, backend, threads.threads())) {
             err.println("gantry: " + model.summary());
             Tokenizer tokenizer = Tokenizers.fromGguf(model.file);
             int[] promptTokens = promptTokens(tokenizer);

@@ -1,7 +1,6 @@
 package io.gantry.cli;
 
 import io.gantry.api.backend.TensorType;
-import io.gantry.backend.cpu.CpuBackend;
 import io.gantry.engine.gguf.GgufFile;
 import io.gantry.engine.gguf.GgufFormatException;
 import io.gantry.engine.gguf.GgufTensorInfo;
@@ -14,18 +13,22 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * A model file mapped and its weights uploaded to a CPU backend of its own; closing releases them in order.
+ * A model file mapped and its weights uploaded to a backend of its own (the CPU's or a GPU's); closing releases them
+ * in order.
  */
 final class LoadedModel implements AutoCloseable {
 
+    private static final String TOKEN_EMBEDDINGS = "token_embd.weight";
+    private static final String OUTPUT = "output.weight";
+
     final GgufFile file;
     final ModelConfig config;
-    final CpuBackend backend;
+    final BackendOption.Started backend;
     final ModelWeights weights;
     /** Seconds the loading took. */
     final double loadSeconds;
 
-    private LoadedModel(GgufFile file, ModelConfig config, CpuBackend backend, ModelWeights weights, double seconds) {
+    private LoadedModel(GgufFile file, ModelConfig config, BackendOption.Started backend, ModelWeights weights, double seconds) {
         this.file = file;
         this.config = config;
         this.backend = backend;
@@ -37,15 +40,16 @@ final class LoadedModel implements AutoCloseable {
      * @throws IOException                  if the file cannot be read
      * @throws GgufFormatException          if it is not a model Gantry can run
      * @throws UnsupportedOperationException if the backend does not support one of its tensor types
+     * @throws BackendOption.BackendUnavailableException if the backend cannot start here
      */
-    static LoadedModel open(Path path, int threads) throws IOException {
+    static LoadedModel open(Path path, BackendOption backendOption, int threads) throws IOException {
         long start = System.nanoTime();
         GgufFile file = GgufFile.open(path);
-        CpuBackend backend = null;
+        BackendOption.Started backend = null;
         try {
             ModelConfig config = ModelConfig.fromGguf(file);
-            backend = new CpuBackend(threads, true);
-            ModelWeights weights = ModelWeights.upload(file, config, backend);
+            backend = backendOption.start(threads);
+            ModelWeights weights = ModelWeights.upload(file, config, backend.device());
             return new LoadedModel(file, config, backend, weights, (System.nanoTime() - start) / 1e9);
         } catch (RuntimeException e) {
             if (backend != null) {
@@ -64,6 +68,16 @@ final class LoadedModel implements AutoCloseable {
     /** @return the bytes of all tensors' data */
     long tensorBytes() {
         return file.tensorInfos().stream().mapToLong(GgufTensorInfo::byteSize).sum();
+    }
+
+    /**
+     * @return the bytes of weights a decode step reads: every tensor but the token embeddings, of which a step reads
+     *         one row a token (unless the model has no output matrix and uses them as its own)
+     */
+    long decodeWeightBytes() {
+        boolean ownOutput = file.tensorInfos().stream().anyMatch(info -> info.name().equals(OUTPUT));
+        return file.tensorInfos().stream().filter(info -> !(ownOutput && info.name().equals(TOKEN_EMBEDDINGS)))
+                .mapToLong(GgufTensorInfo::byteSize).sum();
     }
 
     /** @return the format that holds the most weights: the one a model is known by (Q8_0 for a Q8_0 model with F32 norms) */
@@ -85,7 +99,7 @@ final class LoadedModel implements AutoCloseable {
     String summary() {
         return label() + ": " + config.architecture().ggufName() + ", " + Units.count(parameters()) + " parameters, "
                 + Units.bytes(tensorBytes()) + ", loaded in " + Units.seconds(loadSeconds) + " on "
-                + backend.description();
+                + backend.device().description();
     }
 
     @Override

@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 
 /**
- * Gantry's command-line tools, which run the engine and the CPU backend directly (no server, no OSGi): text
+ * Gantry's command-line tools, which run the engine and the CPU (or CUDA) backend directly (no server, no OSGi): text
  * generation, a model benchmark, and writing model files; a serving benchmark client for a running server and the
  * offline comparison of serving strategies.
  * {@code bin/gantry} starts this class for the commands it names and the server for anything else.
@@ -75,7 +75,8 @@ public final class Main {
     /** Errors that the input causes, whose message says all; anything else is a bug and gets its stack trace. */
     private static boolean isUserError(Exception e) {
         return e instanceof IOException || e instanceof GgufFormatException || e instanceof IllegalArgumentException
-                || e instanceof UnsupportedOperationException;
+                || e instanceof UnsupportedOperationException
+                || e instanceof BackendOption.BackendUnavailableException;
     }
 
     private static String message(Exception e) {

@@ -29,6 +29,11 @@ class BenchModelCommandTest {
                     + tests.get(i).replace(" ", "\\s") + " \\| [0-9.]+ ± 0\\.00 \\|"), row);
         }
         assertTrue(run.out().contains("ran once untimed first, to warm up"), run.out());
+        assertTrue(run.out().lines().anyMatch(line -> line.matches("Decode steps read [0-9.]+ MiB of weights each "
+                + "\\(every tensor but the token embeddings\\), so the weights were read at: tg4 [0-9.]+ GB/s, "
+                + "tg4 @ b1 [0-9.]+ GB/s, tg4 @ b3 [0-9.]+ GB/s\\.")), run.out());
+        assertTrue(run.out().contains("Backend: cpu, "), run.out());
+        assertTrue(run.out().contains("(F32, on the Java heap)"), run.out());
         assertTrue(run.out().contains("KV pool: 48 slots"), "3 sequences of 8 + 4 tokens, 16-slot blocks: "
                 + run.out());
         assertTrue(run.out().contains("Java heap after the model loaded: peak used "), run.out());

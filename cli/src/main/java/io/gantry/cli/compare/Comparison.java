@@ -1,7 +1,7 @@
 package io.gantry.cli.compare;
 
 import io.gantry.api.inference.ModelInfo;
-import io.gantry.backend.cpu.CpuBackend;
+import io.gantry.api.backend.DeviceBackend;
 import io.gantry.engine.serving.Engine;
 import io.gantry.engine.serving.ModelServer;
 import io.gantry.engine.serving.Variant;
@@ -18,7 +18,7 @@ import java.util.function.Consumer;
 
 /**
  * Runs one workload through several strategies on one model, one strategy after the other, on the engine's serving
- * core (its step loop, outside OSGi) and the CPU backend. The model is loaded once; between runs the engine switches
+ * core (its step loop, outside OSGi) and one backend (the CPU's or a GPU's). The model is loaded once; between runs the engine switches
  * scheduler and KV allocator the way a hot swap does, with a fresh allocator (and so an empty KV pool and prefix
  * cache) for every run. Before the first run, a short untimed warm-up lets the JIT compile the kernels.
  */
@@ -33,6 +33,7 @@ public final class Comparison {
     }
 
     /**
+     * @param backend    the backend every strategy runs on; the caller closes it
      * @param model      the GGUF file
      * @param strategies what to compare, at least one
      * @param workload   the workload every strategy runs
@@ -44,46 +45,44 @@ public final class Comparison {
      * @throws IllegalArgumentException if the workload does not fit the model's context
      * @throws InterruptedException     if the thread is interrupted
      */
-    public static ComparisonReport run(Path model, List<Strategy> strategies, WorkloadSpec workload,
-            EngineSettings engine, String version, Consumer<String> progress) throws IOException,
-            InterruptedException {
+    public static ComparisonReport run(DeviceBackend backend, Path model, List<Strategy> strategies,
+            WorkloadSpec workload, EngineSettings engine, String version, Consumer<String> progress)
+            throws IOException, InterruptedException {
         if (strategies.isEmpty()) {
             throw new IllegalArgumentException("--strategies names no strategy");
         }
-        try (CpuBackend backend = new CpuBackend(engine.threads(), true)) {
-            StrategyPlugins plugins = new StrategyPlugins(backend, engine.maxNumSeqs(), engine.blockSize());
-            Engine served = new Engine(List.of(ModelServer.start(null, model, Variant.DEFAULT, plugins,
-                    engine.limits(workload.requests()), new AtomicLong())));
-            try {
-                ModelInfo info = served.models().getFirst();
-                Workload requests = workload.generate(info.vocabularySize());
-                if (requests.longestSequence() > info.contextLength()) {
-                    throw new IllegalArgumentException("The workload's longest request (prompt plus max tokens) has "
-                            + requests.longestSequence() + " tokens, more than the model's context of "
-                            + info.contextLength());
-                }
-                WorkloadRunner runner = new WorkloadRunner(served, served, plugins, info.id());
-                Workload warmUp = requests.warmUp(WARM_UP_REQUESTS, WARM_UP_TOKENS);
-                String warmUpNote = warmUp.requests().size() + " requests of the workload (outputs capped at "
-                        + WARM_UP_TOKENS + " tokens), sent at once through " + strategies.getFirst().name()
-                        + " before the first run, untimed: the JIT compiles the kernels then";
-                progress.accept("warming up: " + warmUpNote);
-                runner.run(strategies.getFirst(), warmUp);
-                List<StrategyResult> results = new ArrayList<>();
-                for (Strategy strategy : strategies) {
-                    System.gc();
-                    progress.accept(strategy.name() + ": " + workload.requests() + " requests ...");
-                    StrategyResult result = StrategyResult.of(strategy, runner.run(strategy, requests));
-                    progress.accept(strategy.name() + ": " + summary(result));
-                    results.add(result);
-                }
-                return new ComparisonReport(version, OffsetDateTime.now().truncatedTo(ChronoUnit.SECONDS).toString(),
-                        new ComparisonReport.Model(model.toString(), info.id(), info.architecture(), info.parameters(),
-                                info.contextLength(), info.vocabularySize()), backend.description(), engine, workload,
-                        warmUpNote, ComparisonReport.Machine.current(), results);
-            } finally {
-                served.close();
+        StrategyPlugins plugins = new StrategyPlugins(backend, engine.maxNumSeqs(), engine.blockSize());
+        Engine served = new Engine(List.of(ModelServer.start(null, model, Variant.DEFAULT, plugins,
+                engine.limits(workload.requests()), new AtomicLong())));
+        try {
+            ModelInfo info = served.models().getFirst();
+            Workload requests = workload.generate(info.vocabularySize());
+            if (requests.longestSequence() > info.contextLength()) {
+                throw new IllegalArgumentException("The workload's longest request (prompt plus max tokens) has "
+                        + requests.longestSequence() + " tokens, more than the model's context of "
+                        + info.contextLength());
             }
+            WorkloadRunner runner = new WorkloadRunner(served, served, plugins, info.id());
+            Workload warmUp = requests.warmUp(WARM_UP_REQUESTS, WARM_UP_TOKENS);
+            String warmUpNote = warmUp.requests().size() + " requests of the workload (outputs capped at "
+                    + WARM_UP_TOKENS + " tokens), sent at once through " + strategies.getFirst().name()
+                    + " before the first run, untimed: the JIT compiles the kernels then";
+            progress.accept("warming up: " + warmUpNote);
+            runner.run(strategies.getFirst(), warmUp);
+            List<StrategyResult> results = new ArrayList<>();
+            for (Strategy strategy : strategies) {
+                System.gc();
+                progress.accept(strategy.name() + ": " + workload.requests() + " requests ...");
+                StrategyResult result = StrategyResult.of(strategy, runner.run(strategy, requests));
+                progress.accept(strategy.name() + ": " + summary(result));
+                results.add(result);
+            }
+            return new ComparisonReport(version, OffsetDateTime.now().truncatedTo(ChronoUnit.SECONDS).toString(),
+                    new ComparisonReport.Model(model.toString(), info.id(), info.architecture(), info.parameters(),
+                            info.contextLength(), info.vocabularySize()), backend.description(), engine, workload,
+                    warmUpNote, ComparisonReport.Machine.current(), results);
+        } finally {
+            served.close();
         }
     }
 
