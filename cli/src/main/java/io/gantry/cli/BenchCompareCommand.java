@@ -127,7 +127,7 @@ final class BenchCompareCommand implements Callable<Integer> {
         // (INFO on every plugin swap, a stack trace per failed step) would only interleave with the progress lines.
         ENGINE_LOG.setLevel(Level.OFF);
         ComparisonReport report;
-        try (BackendOption.Started started = backend.start(threads.threads())) {
+        try (BackendOption.Started started = backend.start(engine.threads())) {
             report = Comparison.run(started.device(), modelPath, strategyList, workload, engine,
                     Main.Version.number(), line -> {
                         err.println("gantry: " + line);
