@@ -191,19 +191,22 @@ public final class StepBudget {
      */
     public boolean waitsForSharedPrefill(SequenceView waiting) {
         KvBudget kv = view.kv();
-        int cached = kv.cachedPrefixTokens(waiting);
+        int shared = 0;
         for (SequenceView prefill : prefillsRun) {
-            if (prefill.id() != waiting.id() && kv.sharedPrefixTokens(prefill, waiting) > cached) {
-                return true;
+            if (prefill.id() != waiting.id()) {
+                shared = Math.max(shared, kv.sharedPrefixTokens(prefill, waiting));
             }
         }
         for (SequenceView prefill : view.running()) {
-            if (prefill.isPrefilling() && !isDecided(prefill)
-                    && kv.sharedPrefixTokens(prefill, waiting) > Math.max(cached, prefill.computedTokens())) {
-                return true;
+            if (prefill.isPrefilling() && !isDecided(prefill)) {
+                int tokens = kv.sharedPrefixTokens(prefill, waiting);
+                if (tokens > prefill.computedTokens()) {
+                    shared = Math.max(shared, tokens);
+                }
             }
         }
-        return false;
+        // The cache lookup hashes the prompt: made only when some prefill shares whole blocks with it.
+        return shared > 0 && shared > kv.cachedPrefixTokens(waiting);
     }
 
     /**
