@@ -104,6 +104,11 @@ final class BackendOption {
         public void close() {
             closer.run();
         }
+
+        /** @return the same backend, with every operation timed by a {@link ProfilingBackend} around it */
+        Started profiled() {
+            return new Started(new ProfilingBackend(device), closer);
+        }
     }
 
     /** The chosen backend cannot start on this machine; the message says why in one line. */

@@ -77,12 +77,19 @@ final class BenchModelCommand implements Callable<Integer> {
             description = "Seed of the random prompt tokens (default: ${DEFAULT-VALUE}).")
     private long seed;
 
+    @Option(names = "--profile",
+            description = "After the table, where each test's time went: every backend operation timed, per weight "
+                    + "and batch size, with the backend synchronised after each (so the table's t/s are lower).")
+    private boolean profile;
+
     @Override
     public Integer call() throws IOException {
         checkOptions();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (LoadedModel model = LoadedModel.open(modelPath, backend, threads.threads())) {
+        try (LoadedModel model = LoadedModel.open(modelPath,
+                () -> profile ? backend.start(threads.threads()).profiled() : backend.start(threads.threads()))) {
+            ProfilingBackend profiler = model.backend.device() instanceof ProfilingBackend timing ? timing : null;
             err.println("gantry: " + model.summary());
             err.flush();
             int context = model.config.contextLength();
@@ -121,9 +128,16 @@ final class BenchModelCommand implements Callable<Integer> {
                 out.println("| --- | ---: | ---: | --- | ---: | --- | ---: |");
                 out.flush();
                 List<String> decodeBandwidths = new ArrayList<>();
+                List<Runnable> profiles = new ArrayList<>();
                 for (BenchTest test : tests) {
                     test.prepare().run();
+                    if (profiler != null) {
+                        profiler.reset();
+                    }
                     Rate rate = tokensPerSecond(test);
+                    if (profiler != null) {
+                        profiles.add(profileTable(profiler, test, rate, out));
+                    }
                     out.println(row + test.name() + " | " + rate + " |");
                     out.flush();
                     if (test.steps() > 0) {
@@ -154,10 +168,24 @@ final class BenchModelCommand implements Callable<Integer> {
                         + Units.bytes(peakHeap) + " (the heap pools' peaks summed, garbage not yet collected "
                         + "included), live after a final GC " + Units.bytes(memory.getHeapMemoryUsage().getUsed())
                         + ", both with the KV pool; max heap " + Units.bytes(Runtime.getRuntime().maxMemory()) + ".");
+                profiles.forEach(Runnable::run);
                 out.flush();
             }
         }
         return 0;
+    }
+
+    /**
+     * @return prints the profile of {@code test}'s timed runs, as {@code profiler} holds it now (its operations are
+     *         copied: the profiler goes on with the next test)
+     */
+    private Runnable profileTable(ProfilingBackend profiler, BenchTest test, Rate rate, PrintWriter out) {
+        ProfilingBackend.Profile profile = profiler.profile();
+        boolean perStep = test.steps() > 0;
+        long units = perStep ? (long) repetitions * test.steps() : repetitions;
+        String title = test.name() + " (" + repetitions + (repetitions == 1 ? " run" : " runs")
+                + (perStep ? " of " + test.steps() + " decode steps" : "") + ")";
+        return () -> profile.print(title, units, perStep ? "decode step" : "run", rate.nanos(), out);
     }
 
     private void checkOptions() {
@@ -192,8 +220,9 @@ final class BenchModelCommand implements Callable<Integer> {
      *
      * @param mean              the mean
      * @param standardDeviation the sample standard deviation
+     * @param nanos             the timed runs' total time
      */
-    private record Rate(double mean, double standardDeviation) {
+    private record Rate(double mean, double standardDeviation, long nanos) {
         @Override
         public String toString() {
             return String.format(Locale.ROOT, "%.2f ± %.2f", mean, standardDeviation);
@@ -207,13 +236,16 @@ final class BenchModelCommand implements Callable<Integer> {
     /** @return the test's tokens per second over {@code repetitions} runs */
     private Rate tokensPerSecond(BenchTest test) {
         double[] rates = new double[repetitions];
+        long nanos = 0;
         for (int i = 0; i < repetitions; i++) {
-            rates[i] = test.tokens() / (test.runNanos().getAsLong() / 1e9);
+            long run = test.runNanos().getAsLong();
+            nanos += run;
+            rates[i] = test.tokens() / (run / 1e9);
         }
         double mean = Arrays.stream(rates).average().orElseThrow();
         double variance = repetitions < 2 ? 0
                 : Arrays.stream(rates).map(r -> (r - mean) * (r - mean)).sum() / (repetitions - 1);
-        return new Rate(mean, Math.sqrt(variance));
+        return new Rate(mean, Math.sqrt(variance), nanos);
     }
 
     /** The tests, on one transformer whose KV pool gives each sequence consecutive blocks. */

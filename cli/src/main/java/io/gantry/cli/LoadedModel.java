@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * A model file mapped and its weights uploaded to a backend of its own (the CPU's or a GPU's); closing releases them
@@ -43,12 +44,23 @@ final class LoadedModel implements AutoCloseable {
      * @throws BackendOption.BackendUnavailableException if the backend cannot start here
      */
     static LoadedModel open(Path path, BackendOption backendOption, int threads) throws IOException {
+        return open(path, () -> backendOption.start(threads));
+    }
+
+    /**
+     * @param backendStarter starts the backend the weights go to, once the file has been read
+     * @throws IOException                  if the file cannot be read
+     * @throws GgufFormatException          if it is not a model Gantry can run
+     * @throws UnsupportedOperationException if the backend does not support one of its tensor types
+     * @throws BackendOption.BackendUnavailableException if the backend cannot start here
+     */
+    static LoadedModel open(Path path, Supplier<BackendOption.Started> backendStarter) throws IOException {
         long start = System.nanoTime();
         GgufFile file = GgufFile.open(path);
         BackendOption.Started backend = null;
         try {
             ModelConfig config = ModelConfig.fromGguf(file);
-            backend = backendOption.start(threads);
+            backend = backendStarter.get();
             ModelWeights weights = ModelWeights.upload(file, config, backend.device());
             return new LoadedModel(file, config, backend, weights, (System.nanoTime() - start) / 1e9);
         } catch (RuntimeException e) {

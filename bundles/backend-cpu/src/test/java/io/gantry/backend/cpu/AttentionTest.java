@@ -22,7 +22,6 @@ class AttentionTest {
 
     private static final int HEADS = 4;
     private static final int KV_HEADS = 2;
-    private static final int BLOCK_SIZE = 8;
     private static final int BLOCKS = 16;
     private static final int LAYER = 1;
     /** Three sequences: a prefill continuing at position 5, a fresh prefill, a decode at position 19. */
@@ -33,11 +32,12 @@ class AttentionTest {
 
     /**
      * Head sizes: 20 is a multiple of no vector width (the scalar tails), 64 of every one (scores by groups of
-     * positions); the decode row attends to 20 positions, more than one group.
+     * positions); the decode row attends to 20 positions, more than one group. Blocks of 7 slots: the positions that
+     * the vector kernel multiplies together in fours lie in two blocks.
      */
-    @ParameterizedTest(name = "vector={0}, headDim={1}")
-    @CsvSource({"true, 20", "false, 20", "true, 64", "false, 64"})
-    void shuffledBlockTablesGiveContiguousAttention(boolean vector, int headDim) {
+    @ParameterizedTest(name = "vector={0}, headDim={1}, blockSize={2}")
+    @CsvSource({"true, 20, 8", "false, 20, 8", "true, 64, 8", "false, 64, 8", "true, 64, 7", "false, 64, 7"})
+    void shuffledBlockTablesGiveContiguousAttention(boolean vector, int headDim, int blockSize) {
         Random random = new Random(20);
         int kvCols = KV_HEADS * headDim;
         // Per sequence, keys and values of every position it has, and the queries of this step's rows.
@@ -62,8 +62,8 @@ class AttentionTest {
         }
 
         try (CpuBackend backend = new CpuBackend(2, vector)) {
-            float[] throughContiguous = attend(backend, contiguous, keys, values, queries, headDim);
-            float[] throughShuffled = attend(backend, shuffled, keys, values, queries, headDim);
+            float[] throughContiguous = attend(backend, contiguous, keys, values, queries, headDim, blockSize);
+            float[] throughShuffled = attend(backend, shuffled, keys, values, queries, headDim, blockSize);
             assertArrayEquals(throughContiguous, throughShuffled, 0f);
             float[] expected = reference(keys, values, queries, headDim);
             for (int i = 0; i < expected.length; i++) {
@@ -73,9 +73,9 @@ class AttentionTest {
     }
 
     private static float[] attend(CpuBackend backend, int[][] tables, float[][] keys, float[][] values,
-            float[] queries, int headDim) {
+            float[] queries, int headDim, int blockSize) {
         int kvCols = KV_HEADS * headDim;
-        KvPool pool = backend.allocateKvPool(new KvPoolSpec(2, KV_HEADS, headDim, BLOCKS * BLOCK_SIZE));
+        KvPool pool = backend.allocateKvPool(new KvPoolSpec(2, KV_HEADS, headDim, BLOCKS * blockSize));
         // Store each sequence's history (earlier steps) and this step's rows in one storeKv call.
         int[] lengths = new int[3];
         int[] firstRows = new int[3];
@@ -91,11 +91,11 @@ class AttentionTest {
             System.arraycopy(keys[s], 0, allKeys, firstRows[s] * kvCols, keys[s].length);
             System.arraycopy(values[s], 0, allValues, firstRows[s] * kvCols, values[s].length);
         }
-        AttentionBatch history = new AttentionBatch(3, firstRows, lengths, new int[3], tables, BLOCK_SIZE);
+        AttentionBatch history = new AttentionBatch(3, firstRows, lengths, new int[3], tables, blockSize);
         backend.storeKv(pool, LAYER, BackendTestSupport.buffer(backend, allKeys, totalRows, kvCols),
                 BackendTestSupport.buffer(backend, allValues, totalRows, kvCols), history);
 
-        AttentionBatch step = new AttentionBatch(3, FIRST_ROWS, ROW_COUNTS, START_POSITIONS, tables, BLOCK_SIZE);
+        AttentionBatch step = new AttentionBatch(3, FIRST_ROWS, ROW_COUNTS, START_POSITIONS, tables, blockSize);
         DeviceBuffer q = BackendTestSupport.buffer(backend, queries, ROWS, HEADS * headDim);
         DeviceBuffer out = backend.allocate(ROWS, HEADS * headDim);
         backend.attention(out, q, HEADS, pool, LAYER, step);
