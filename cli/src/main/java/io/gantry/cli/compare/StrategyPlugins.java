@@ -52,17 +52,18 @@ final class StrategyPlugins implements PluginRegistry {
 
     @Override
     public List<PluginInfo> plugins(PluginKind kind) {
-        return List.of();
+        return current.plugins(kind);
     }
 
     @Override
     public Optional<PluginInfo> active(PluginKind kind) {
-        return Optional.empty();
+        return current.active(kind);
     }
 
+    /** A comparison chooses its plugins by strategy, as {@link #use} assigns them, never by name. */
     @Override
     public void select(PluginKind kind, String name) {
-        throw new UnsupportedOperationException("A comparison chooses its plugins by strategy");
+        current.select(kind, name);
     }
 
     @Override

@@ -96,21 +96,21 @@ public final class EnginePlugins implements PluginRegistry {
     @Reference(name = "scheduler", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindScheduler(Scheduler plugin, Map<String, Object> properties) {
-        slot(PluginKind.SCHEDULER, Scheduler.class).bind(plugin, name(properties), serviceId(properties));
+        bind(PluginKind.SCHEDULER, Scheduler.class, plugin, properties);
     }
 
     void unbindScheduler(Scheduler plugin) {
-        slot(PluginKind.SCHEDULER, Scheduler.class).unbind(plugin);
+        unbind(PluginKind.SCHEDULER, Scheduler.class, plugin);
     }
 
     @Reference(name = "kvAllocator", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindKvAllocator(KvCacheAllocator plugin, Map<String, Object> properties) {
-        slot(PluginKind.KV_ALLOCATOR, KvCacheAllocator.class).bind(plugin, name(properties), serviceId(properties));
+        bind(PluginKind.KV_ALLOCATOR, KvCacheAllocator.class, plugin, properties);
     }
 
     void unbindKvAllocator(KvCacheAllocator plugin) {
-        slot(PluginKind.KV_ALLOCATOR, KvCacheAllocator.class).unbind(plugin);
+        unbind(PluginKind.KV_ALLOCATOR, KvCacheAllocator.class, plugin);
     }
 
     /**
@@ -121,22 +121,21 @@ public final class EnginePlugins implements PluginRegistry {
     @Reference(name = "backends", cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindBackend(DeviceBackend plugin, Map<String, Object> properties) {
-        slot(PluginKind.BACKEND, DeviceBackend.class).bind(plugin, name(properties), serviceId(properties),
-                properties);
+        bind(PluginKind.BACKEND, DeviceBackend.class, plugin, properties);
     }
 
     void unbindBackend(DeviceBackend plugin) {
-        slot(PluginKind.BACKEND, DeviceBackend.class).unbind(plugin);
+        unbind(PluginKind.BACKEND, DeviceBackend.class, plugin);
     }
 
     @Reference(name = "responseCache", cardinality = ReferenceCardinality.OPTIONAL,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindResponseCache(ResponseCache plugin, Map<String, Object> properties) {
-        slot(PluginKind.RESPONSE_CACHE, ResponseCache.class).bind(plugin, name(properties), serviceId(properties));
+        bind(PluginKind.RESPONSE_CACHE, ResponseCache.class, plugin, properties);
     }
 
     void unbindResponseCache(ResponseCache plugin) {
-        slot(PluginKind.RESPONSE_CACHE, ResponseCache.class).unbind(plugin);
+        unbind(PluginKind.RESPONSE_CACHE, ResponseCache.class, plugin);
     }
 
     @Override
@@ -191,6 +190,15 @@ public final class EnginePlugins implements PluginRegistry {
             }
         }
         throw new IllegalArgumentException(type.getName() + " is not a plugin type");
+    }
+
+    /** Binds {@code plugin} into its kind's slot, with the reference properties a slot's selector reads. */
+    private <T> void bind(PluginKind kind, Class<T> type, T plugin, Map<String, Object> properties) {
+        slot(kind, type).bind(plugin, name(properties), serviceId(properties), properties);
+    }
+
+    private <T> void unbind(PluginKind kind, Class<T> type, T plugin) {
+        slot(kind, type).unbind(plugin);
     }
 
     private PluginSlot<?> slot(PluginKind kind) {

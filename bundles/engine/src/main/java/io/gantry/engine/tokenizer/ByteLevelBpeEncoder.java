@@ -2,7 +2,6 @@ package io.gantry.engine.tokenizer;
 
 import java.util.HashMap;
 import java.util.Map;
-import java.util.PriorityQueue;
 
 /**
  * llama.cpp's byte-level BPE ("gpt2") algorithm: the pre-tokenizer splits text into words; each word's UTF-8
@@ -11,14 +10,25 @@ import java.util.PriorityQueue;
  */
 final class ByteLevelBpeEncoder implements FragmentEncoder {
 
-    /** A candidate merge of two adjacent symbols, valid while both still have the lengths it saw. */
-    private record Bigram(int left, int right, int rank, int length) {
-    }
-
     private final Vocabulary vocabulary;
     private final BpePreTokenizer preTokenizer;
     private final Map<String, Integer> mergeRanks;
     private final boolean wholeWordTokensFirst;
+    /** Two symbols merge where "left right" is listed; a merge is its rank, lowest first. */
+    private final SymbolMerger.Rule mergeRule = new SymbolMerger.Rule() {
+        @Override
+        public int merge(String text, int start, int leftLength, int rightLength) {
+            int middle = start + leftLength;
+            Integer rank = mergeRanks.get(text.substring(start, middle) + ' '
+                    + text.substring(middle, middle + rightLength));
+            return rank != null ? rank : -1;
+        }
+
+        @Override
+        public int compare(int a, int b) {
+            return Integer.compare(a, b);
+        }
+    };
 
     /**
      * @param vocabulary the tokens
@@ -55,49 +65,15 @@ final class ByteLevelBpeEncoder implements FragmentEncoder {
         }
         // Alphabet characters are single chars, so symbol i starts as char i.
         int count = word.length();
+        int[] start = new int[count];
         int[] length = new int[count];
-        int[] previous = new int[count];
-        int[] next = new int[count];
         for (int i = 0; i < count; i++) {
+            start[i] = i;
             length[i] = 1;
-            previous[i] = i - 1;
-            next[i] = i + 1 < count ? i + 1 : -1;
         }
-        PriorityQueue<Bigram> queue = new PriorityQueue<>(Math.max(1, count),
-                (a, b) -> a.rank() != b.rank() ? Integer.compare(a.rank(), b.rank()) : Integer.compare(a.left(), b.left()));
-        for (int i = 1; i < count; i++) {
-            offerBigram(word, length, i - 1, i, queue);
-        }
-        while (!queue.isEmpty()) {
-            Bigram bigram = queue.poll();
-            int left = bigram.left();
-            int right = bigram.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != bigram.length()) {
-                continue; // one side has merged since this bigram was queued
-            }
-            length[left] += length[right];
-            length[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) {
-                previous[next[right]] = left;
-            }
-            if (previous[left] >= 0) {
-                offerBigram(word, length, previous[left], left, queue);
-            }
-            if (next[left] >= 0) {
-                offerBigram(word, length, left, next[left], queue);
-            }
-        }
+        int[] next = SymbolMerger.merge(word, start, length, mergeRule);
         for (int i = 0; i >= 0 && count > 0; i = next[i]) {
             appendSymbol(word.substring(i, i + length[i]), out);
-        }
-    }
-
-    private void offerBigram(String word, int[] length, int left, int right, PriorityQueue<Bigram> queue) {
-        String pair = word.substring(left, left + length[left]) + ' ' + word.substring(right, right + length[right]);
-        Integer rank = mergeRanks.get(pair);
-        if (rank != null) {
-            queue.add(new Bigram(left, right, rank, length[left] + length[right]));
         }
     }
 

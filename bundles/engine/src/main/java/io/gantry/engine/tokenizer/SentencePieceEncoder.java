@@ -2,7 +2,6 @@ package io.gantry.engine.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
-import java.util.PriorityQueue;
 
 /**
  * llama.cpp's SentencePiece ("llama") algorithm: spaces become {@code ▁}, a space is put before text that starts
@@ -14,13 +13,23 @@ final class SentencePieceEncoder implements FragmentEncoder {
 
     private static final char SPACE_MARK = '\u2581';
 
-    /** A candidate merge of two adjacent symbols, valid while both still have the lengths it saw. */
-    private record Bigram(int left, int right, float score, int length) {
-    }
-
     private final Vocabulary vocabulary;
     private final boolean addSpacePrefix;
     private final int[] byteTokens = new int[256];
+    /** Two symbols merge where their text is a token; a merge is that token, the highest score first. */
+    private final SymbolMerger.Rule mergeRule = new SymbolMerger.Rule() {
+        @Override
+        public int merge(String text, int start, int leftLength, int rightLength) {
+            return vocabulary.id(text.substring(start, start + leftLength + rightLength));
+        }
+
+        @Override
+        public int compare(int a, int b) {
+            float scoreA = vocabulary.score(a);
+            float scoreB = vocabulary.score(b);
+            return scoreA != scoreB ? Float.compare(scoreB, scoreA) : 0;
+        }
+    };
 
     /**
      * @param vocabulary the tokens with their scores
@@ -45,42 +54,12 @@ final class SentencePieceEncoder implements FragmentEncoder {
         int count = text.codePointCount(0, text.length());
         int[] start = new int[count];
         int[] length = new int[count];
-        int[] previous = new int[count];
-        int[] next = new int[count];
         for (int i = 0, offset = 0; i < count; i++) {
             start[i] = offset;
             length[i] = Character.charCount(text.codePointAt(offset));
             offset += length[i];
-            previous[i] = i - 1;
-            next[i] = i + 1 < count ? i + 1 : -1;
         }
-
-        PriorityQueue<Bigram> queue = new PriorityQueue<>(Math.max(1, count),
-                (a, b) -> a.score() != b.score() ? Float.compare(b.score(), a.score()) : Integer.compare(a.left(), b.left()));
-        for (int i = 1; i < count; i++) {
-            offerBigram(text, start, length, i - 1, i, queue);
-        }
-        while (!queue.isEmpty()) {
-            Bigram bigram = queue.poll();
-            int left = bigram.left();
-            int right = bigram.right();
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != bigram.length()) {
-                continue; // one side has merged since this bigram was queued
-            }
-            length[left] += length[right];
-            length[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) {
-                previous[next[right]] = left;
-            }
-            if (previous[left] >= 0) {
-                offerBigram(text, start, length, previous[left], left, queue);
-            }
-            if (next[left] >= 0) {
-                offerBigram(text, start, length, left, next[left], queue);
-            }
-        }
-
+        int[] next = SymbolMerger.merge(text, start, length, mergeRule);
         for (int i = 0; i >= 0 && count > 0; i = next[i]) {
             String symbol = text.substring(start[i], start[i] + length[i]);
             int id = vocabulary.id(symbol);
@@ -89,14 +68,6 @@ final class SentencePieceEncoder implements FragmentEncoder {
             } else {
                 appendBytes(symbol, out);
             }
-        }
-    }
-
-    private void offerBigram(String text, int[] start, int[] length, int left, int right, PriorityQueue<Bigram> queue) {
-        int mergedLength = length[left] + length[right];
-        int id = vocabulary.id(text.substring(start[left], start[left] + mergedLength));
-        if (id >= 0) {
-            queue.add(new Bigram(left, right, vocabulary.score(id), mergedLength));
         }
     }
 

@@ -48,12 +48,7 @@ enum CompletionFormat {
         }
 
         @Override
-        void putLogprobs(ObjectNode choice, List<GeneratedToken> tokens, int offset) {
-            if (tokens == null) {
-                choice.putNull("logprobs");
-                return;
-            }
-            ObjectNode logprobs = choice.putObject("logprobs");
+        void writeLogprobs(ObjectNode logprobs, List<GeneratedToken> tokens, int offset) {
             ArrayNode content = logprobs.putArray("content");
             for (GeneratedToken token : tokens) {
                 // The text released with a stop (held back for a possible stop string) has no log-probability.
@@ -104,12 +99,7 @@ enum CompletionFormat {
         }
 
         @Override
-        void putLogprobs(ObjectNode choice, List<GeneratedToken> tokens, int offset) {
-            if (tokens == null) {
-                choice.putNull("logprobs");
-                return;
-            }
-            ObjectNode logprobs = choice.putObject("logprobs");
+        void writeLogprobs(ObjectNode logprobs, List<GeneratedToken> tokens, int offset) {
             ArrayNode texts = logprobs.putArray("tokens");
             ArrayNode values = logprobs.putArray("token_logprobs");
             ArrayNode tops = logprobs.putArray("top_logprobs");
@@ -166,7 +156,17 @@ enum CompletionFormat {
     /** @return the chunk's choice that opens a choice (the chat's role), or {@code null} if the format has none */
     abstract ObjectNode firstChunkChoice(int index);
 
-    abstract void putLogprobs(ObjectNode choice, List<GeneratedToken> tokens, int offset);
+    /** Puts the choice's {@code logprobs}: {@code null} when {@code tokens} is, otherwise the format's object. */
+    final void putLogprobs(ObjectNode choice, List<GeneratedToken> tokens, int offset) {
+        if (tokens == null) {
+            choice.putNull("logprobs");
+        } else {
+            writeLogprobs(choice.putObject("logprobs"), tokens, offset);
+        }
+    }
+
+    /** Fills the format's {@code logprobs} object for {@code tokens}, whose text starts at {@code offset}. */
+    abstract void writeLogprobs(ObjectNode logprobs, List<GeneratedToken> tokens, int offset);
 
     /**
      * @param id      the response id

@@ -43,7 +43,7 @@ class AdminApiTest {
 
     @BeforeEach
     void start() {
-        server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> null);
+        server = new RestServer(ServedEngine.settings(Duration.ofHours(1)), () -> null);
         server.install(new AccessControl(new Authenticator(Authenticator.Mode.API_KEY,
                 KeyHashes.parse("apiKeys", AuthTest.hash(AuthTest.API_KEY)),
                 KeyHashes.parse("adminKeys", AuthTest.hash(AuthTest.ADMIN_KEY)), null, true),

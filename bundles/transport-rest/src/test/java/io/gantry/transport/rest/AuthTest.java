@@ -71,7 +71,7 @@ class AuthTest {
     }
 
     private void start(Authenticator.Mode mode, JwtVerifier jwt) {
-        server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> null);
+        server = new RestServer(ServedEngine.settings(Duration.ofHours(1)), () -> null);
         server.install(new AccessControl(new Authenticator(mode, KeyHashes.parse("apiKeys", hash(API_KEY)),
                 KeyHashes.parse("adminKeys", hash(ADMIN_KEY)), jwt, false), new RateLimiter(0, 0,
                         Duration.ofMinutes(1)), new AdminEndpoints(() -> null, List::of, () -> null)));

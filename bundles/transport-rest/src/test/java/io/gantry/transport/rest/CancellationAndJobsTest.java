@@ -17,10 +17,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What outlives a single response: a client that leaves mid-stream cancels its request and the engine frees its KV
@@ -30,41 +29,22 @@ class CancellationAndJobsTest {
 
     private static final Duration JOB_TTL = Duration.ofMillis(300);
 
-    private static TestEngine engine;
-    private static RestServer server;
-    private static HttpTestClient http;
-
-    @BeforeAll
-    static void start() {
-        engine = new TestEngine();
-        server = new RestServer(OpenAiApiTest.settings(JOB_TTL), () -> engine);
-        server.start();
-        http = new HttpTestClient(server.port());
-    }
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine(ServedEngine.settings(JOB_TTL));
 
     @AfterEach
     void fullSpeed() {
-        engine.tokenDelayNanos = 0;
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
-        }
+        SERVED.engine().tokenDelayNanos = 0;
     }
 
     @Test
     void aClientThatLeavesMidStreamCancelsItsRequestAndFreesItsKv() throws Exception {
-        engine.tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(3);
-        int submittedBefore = engine.handles.size();
+        SERVED.engine().tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(3);
+        int submittedBefore = SERVED.engine().handles.size();
         String body = """
                 {"messages": [{"role": "user", "content": "Once upon a time"}], "stream": true,
                  "max_tokens": 400, "ignore_eos": true, "temperature": 0}""";
-        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+        try (Socket socket = new Socket("127.0.0.1", SERVED.port())) {
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                     + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
@@ -81,24 +61,24 @@ class CancellationAndJobsTest {
             }
             assertTrue(received.startsWith("HTTP/1.1 200"), received);
         }
-        assertEquals(submittedBefore + 1, engine.handles.size());
-        GenerationHandle handle = engine.handles.getLast();
+        assertEquals(submittedBefore + 1, SERVED.engine().handles.size());
+        GenerationHandle handle = SERVED.engine().handles.getLast();
         Completion completion = handle.completion().toCompletableFuture().get(10, TimeUnit.SECONDS);
         assertEquals(FinishReason.CANCELLED, completion.reason());
         assertTrue(completion.completionTokens() < 400, "cancelled long before its end: "
                 + completion.completionTokens());
-        assertEquals(0, engine.allocator.stats().usedBlocks(), "the engine freed the request's KV blocks");
+        assertEquals(0, SERVED.engine().allocator.stats().usedBlocks(), "the engine freed the request's KV blocks");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (server.activeRequests() > 0 && System.nanoTime() < deadline) {
+        while (SERVED.server().activeRequests() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
-        assertEquals(0, server.activeRequests(), "the handler let go of the generation");
+        assertEquals(0, SERVED.server().activeRequests(), "the handler let go of the generation");
     }
 
     @Test
     void aJobRunsWithoutItsClientAndGivesTheSameResultAsTheSynchronousCall() throws Exception {
         String body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 20, \"temperature\": 0}";
-        HttpTestClient.Response accepted = http.post("/v1/models/stories260K/generate?async=true", body);
+        HttpTestClient.Response accepted = SERVED.http().post("/v1/models/stories260K/generate?async=true", body);
         assertEquals(202, accepted.status(), accepted.raw().body());
         String id = accepted.json().get("id").asText();
         assertTrue(id.startsWith("job-"));
@@ -107,7 +87,7 @@ class CancellationAndJobsTest {
         assertTrue(accepted.json().get("status").asText().matches("queued|running|succeeded"));
 
         JsonNode job = awaitStatus(id, "succeeded");
-        JsonNode direct = http.post("/v1/models/stories260K/generate", body).json();
+        JsonNode direct = SERVED.http().post("/v1/models/stories260K/generate", body).json();
         for (String field : new String[] {"model", "text", "finish_reason"}) {
             assertEquals(direct.get(field), job.get("result").get(field), field);
         }
@@ -118,37 +98,37 @@ class CancellationAndJobsTest {
 
     @Test
     void deletingARunningJobCancelsIt() throws Exception {
-        engine.tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(3);
-        String id = http.post("/v1/models/stories260K/generate?async=true",
+        SERVED.engine().tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(3);
+        String id = SERVED.http().post("/v1/models/stories260K/generate?async=true",
                 "{\"prompt\": \"Once upon a time\", \"max_tokens\": 400, \"ignore_eos\": true}").json()
                 .get("id").asText();
         awaitStatus(id, "running");
-        HttpTestClient.Response deleted = http.delete("/v1/jobs/" + id);
+        HttpTestClient.Response deleted = SERVED.http().delete("/v1/jobs/" + id);
         assertEquals(200, deleted.status());
         assertEquals("cancelled", deleted.json().get("status").asText());
         assertEquals("cancelled", deleted.json().get("result").get("finish_reason").asText());
         assertTrue(deleted.json().get("result").get("usage").get("completion_tokens").asInt() < 400);
-        assertEquals(0, engine.allocator.stats().usedBlocks());
+        assertEquals(0, SERVED.engine().allocator.stats().usedBlocks());
     }
 
     @Test
     void aFinishedJobExpiresAfterItsTimeToLive() throws Exception {
         // Slow enough to be running when it is stored: its time to live starts when it finishes.
-        engine.tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(3);
-        String id = http.post("/v1/models/stories260K/generate?async=true",
+        SERVED.engine().tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(3);
+        String id = SERVED.http().post("/v1/models/stories260K/generate?async=true",
                 "{\"prompt\": \"Once upon a time\", \"max_tokens\": 400, \"ignore_eos\": true}").json()
                 .get("id").asText();
         Thread.sleep(JOB_TTL.toMillis() + 100);
-        assertEquals("running", http.get("/v1/jobs/" + id).json().get("status").asText(),
+        assertEquals("running", SERVED.http().get("/v1/jobs/" + id).json().get("status").asText(),
                 "a running job does not expire");
         awaitStatus(id, "succeeded");
         Thread.sleep(JOB_TTL.toMillis() * 2);
-        assertEquals(404, http.get("/v1/jobs/" + id).status());
+        assertEquals(404, SERVED.http().get("/v1/jobs/" + id).status());
     }
 
     @Test
     void aRefusedJobIsAnErrorAtOnce() throws Exception {
-        HttpTestClient.Response refused = http.post("/v1/models/stories260K/generate?async=true",
+        HttpTestClient.Response refused = SERVED.http().post("/v1/models/stories260K/generate?async=true",
                 "{\"prompt\": \"Once upon a time\", \"max_tokens\": 100000}");
         assertEquals(400, refused.status());
         assertEquals("context_length_exceeded", refused.error().get("code").asText());
@@ -157,7 +137,7 @@ class CancellationAndJobsTest {
     private static JsonNode awaitStatus(String id, String status) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (true) {
-            JsonNode job = http.get("/v1/jobs/" + id).json();
+            JsonNode job = SERVED.http().get("/v1/jobs/" + id).json();
             if (job.get("status").asText().equals(status)) {
                 return job;
             }

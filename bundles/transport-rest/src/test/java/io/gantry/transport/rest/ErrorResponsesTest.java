@@ -11,13 +11,11 @@ import io.gantry.api.inference.Prompt;
 import io.gantry.api.inference.SamplingParams;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -27,27 +25,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class ErrorResponsesTest {
 
-    private static TestEngine engine;
-    private static RestServer server;
-    private static HttpTestClient http;
-
-    @BeforeAll
-    static void start() {
-        engine = new TestEngine();
-        server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> engine);
-        server.start();
-        http = new HttpTestClient(server.port());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
-        }
-    }
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine();
 
     private static JsonNode assertError(HttpTestClient.Response response, int status, String type) {
         assertEquals(status, response.status(), response.raw().body());
@@ -82,7 +61,7 @@ class ErrorResponsesTest {
             """)
     void malformedChatRequestsAreRefusedWith400NamingTheField(String name, String body, String param)
             throws Exception {
-        JsonNode error = assertError(http.post("/v1/chat/completions", body), 400, "invalid_request_error");
+        JsonNode error = assertError(SERVED.http().post("/v1/chat/completions", body), 400, "invalid_request_error");
         if (param != null) {
             assertEquals(param, error.get("param").asText(), error.toString());
         }
@@ -99,14 +78,14 @@ class ErrorResponsesTest {
             """)
     void outOfRangeValuesAreRefusedWithTheEnginesMessage(String name, String field, String message)
             throws Exception {
-        JsonNode error = assertError(http.post("/v1/completions", "{\"prompt\": \"Hi\", " + field + "}"), 400,
+        JsonNode error = assertError(SERVED.http().post("/v1/completions", "{\"prompt\": \"Hi\", " + field + "}"), 400,
                 "invalid_request_error");
         assertTrue(error.get("message").asText().contains(message), error.toString());
     }
 
     @Test
     void anUnknownModelIs404() throws Exception {
-        JsonNode error = assertError(http.post("/v1/chat/completions",
+        JsonNode error = assertError(SERVED.http().post("/v1/chat/completions",
                 "{\"model\": \"gpt-9\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}"), 404,
                 "invalid_request_error");
         assertEquals("model_not_found", error.get("code").asText());
@@ -117,18 +96,18 @@ class ErrorResponsesTest {
     void aPromptLongerThanTheContextIs400ContextLengthExceeded() throws Exception {
         // About ten tokens a sentence: over twice the context.
         String longPrompt = "Once upon a time there was a cat. "
-                .repeat(engine.models().getFirst().contextLength() / 4);
-        JsonNode error = assertError(http.post("/v1/completions", "{\"prompt\": \"" + longPrompt + "\"}"), 400,
+                .repeat(SERVED.engine().models().getFirst().contextLength() / 4);
+        JsonNode error = assertError(SERVED.http().post("/v1/completions", "{\"prompt\": \"" + longPrompt + "\"}"), 400,
                 "invalid_request_error");
         assertEquals("context_length_exceeded", error.get("code").asText());
         assertEquals("prompt", error.get("param").asText());
-        JsonNode tooMany = assertError(http.post("/v1/chat/completions",
+        JsonNode tooMany = assertError(SERVED.http().post("/v1/chat/completions",
                 "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 100000}"), 400,
                 "invalid_request_error");
         assertEquals("context_length_exceeded", tooMany.get("code").asText());
         assertEquals("messages", tooMany.get("param").asText());
         // The largest int is what the engine takes for "no max_tokens": asked for explicitly, it is refused too.
-        JsonNode largest = assertError(http.post("/v1/completions",
+        JsonNode largest = assertError(SERVED.http().post("/v1/completions",
                 "{\"prompt\": \"Hi\", \"max_tokens\": 2147483647}"), 400, "invalid_request_error");
         assertEquals("context_length_exceeded", largest.get("code").asText());
         assertEquals("max_tokens", largest.get("param").asText());
@@ -137,7 +116,7 @@ class ErrorResponsesTest {
     @Test
     void aBodyOverTheLimitIs413() throws Exception {
         String huge = "{\"prompt\": \"" + "a".repeat(100 * 1024) + "\"}";
-        JsonNode error = assertError(http.post("/v1/completions", huge), 413, "invalid_request_error");
+        JsonNode error = assertError(SERVED.http().post("/v1/completions", huge), 413, "invalid_request_error");
         assertEquals("request_too_large", error.get("code").asText());
     }
 
@@ -145,19 +124,19 @@ class ErrorResponsesTest {
     void invalidUtf8Is400() throws Exception {
         byte[] body = "{\"prompt\": \"Hi \u0000\"}".getBytes(StandardCharsets.UTF_8);
         body[body.length - 3] = (byte) 0xC3; // a lead byte followed by '"', not a continuation byte
-        JsonNode error = assertError(http.post("/v1/completions", body), 400, "invalid_request_error");
+        JsonNode error = assertError(SERVED.http().post("/v1/completions", body), 400, "invalid_request_error");
         assertTrue(error.get("message").asText().contains("UTF-8"));
     }
 
     @Test
     void unknownPathsAndJobsAre404InOpenAiShape() throws Exception {
-        assertError(http.get("/v1/nothing"), 404, "invalid_request_error");
-        assertError(http.get("/v1/jobs/job-does-not-exist"), 404, "invalid_request_error");
+        assertError(SERVED.http().get("/v1/nothing"), 404, "invalid_request_error");
+        assertError(SERVED.http().get("/v1/jobs/job-does-not-exist"), 404, "invalid_request_error");
     }
 
     @Test
     void unknownFieldsAreIgnored() throws Exception {
-        HttpTestClient.Response response = http.post("/v1/completions", """
+        HttpTestClient.Response response = SERVED.http().post("/v1/completions", """
                 {"prompt": "Hi", "max_tokens": 3, "some_future_option": {"x": [1, 2]}, "metadata": null}""");
         assertEquals(200, response.status(), response.raw().body());
     }
@@ -176,19 +155,20 @@ class ErrorResponsesTest {
             for (int j = 0; j < length; j++) {
                 body.append(fragments[random.nextInt(fragments.length)]);
             }
-            HttpTestClient.Response response = http.post(paths[i % paths.length], body.toString());
+            HttpTestClient.Response response = SERVED.http().post(paths[i % paths.length], body.toString());
             assertTrue(response.status() == 200 || response.status() >= 400 && response.status() < 500,
                     "body " + body + " got " + response.status() + " " + response.raw().body());
             if (response.status() != 200) {
                 assertNotNull(response.error(), response.raw().body());
             }
         }
-        HttpTestClient.Response normal = http.post("/v1/completions",
+        HttpTestClient.Response normal = SERVED.http().post("/v1/completions",
                 "{\"prompt\": \"Once upon a time\", \"max_tokens\": 5, \"temperature\": 0}");
         assertEquals(200, normal.status());
-        assertEquals(engine.generate(new GenerationRequest(TestEngine.MODEL, new Prompt.Text("Once upon a time"),
-                SamplingParams.GREEDY, 5, List.of(), null, false, -1, 0, null, null)),
+        assertEquals(SERVED.engine().generate(new GenerationRequest(TestEngine.MODEL,
+                new Prompt.Text("Once upon a time"), SamplingParams.GREEDY, 5, List.of(), null, false, -1, 0, null,
+                null)),
                 normal.json().get("choices").get(0).get("text").asText());
-        assertEquals(0, engine.allocator.stats().usedBlocks(), "no request is left holding KV space");
+        assertEquals(0, SERVED.engine().allocator.stats().usedBlocks(), "no request is left holding KV space");
     }
 }

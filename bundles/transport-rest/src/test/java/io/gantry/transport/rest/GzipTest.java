@@ -16,13 +16,11 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * gzip over real HTTP: compressed request bodies are accepted and limited after inflating (a zip bomb gets 413),
@@ -34,28 +32,11 @@ class GzipTest {
             {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0}""";
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
-    private static TestEngine engine;
-    private static RestServer server;
-
-    @BeforeAll
-    static void start() {
-        engine = new TestEngine();
-        server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> engine);
-        server.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
-        }
-    }
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine();
 
     private static HttpRequest.Builder request(String path) {
-        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + SERVED.port() + path))
                 .header("Content-Type", "application/json");
     }
 

@@ -20,9 +20,8 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code GET /metrics} over real HTTP on the real engine: the output is parsed line by line against the Prometheus
@@ -34,29 +33,12 @@ class MetricsEndpointTest {
             "([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})? (NaN|[+-]Inf|-?[0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\\\n]|\\\\[\\\\\"n])*)\"");
 
-    private static TestEngine engine;
-    private static RestServer server;
-    private static HttpTestClient http;
-
-    @BeforeAll
-    static void start() {
-        engine = new TestEngine();
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine(engine -> {
         CaffeineResponseCache cache = new CaffeineResponseCache(100, 1 << 20, Duration.ofMinutes(5));
-        server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> engine,
+        return new RestServer(ServedEngine.settings(Duration.ofHours(1)), () -> engine,
                 () -> List.of(engine.metrics()), () -> cache);
-        server.start();
-        http = new HttpTestClient(server.port());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
-        }
-    }
+    });
 
     /** A sample as parsed: name, labels, value. */
     record Sample(String name, Map<String, String> labels, double value) {
@@ -149,7 +131,7 @@ class MetricsEndpointTest {
     }
 
     private static List<Sample> scrape() throws Exception {
-        HttpTestClient.Response response = http.get("/metrics");
+        HttpTestClient.Response response = SERVED.http().get("/metrics");
         assertEquals(200, response.status());
         assertEquals("text/plain; version=0.0.4; charset=utf-8", response.header("Content-Type"));
         return parse(response.raw().body());
@@ -158,13 +140,13 @@ class MetricsEndpointTest {
     @Test
     void engineHttpAndCacheMetricsMoveWithRequests() throws Exception {
         double tokensBefore = total(scrape(), "gantry:generation_tokens_total", Map.of());
-        HttpTestClient.Response completion = http.post("/v1/completions", """
+        HttpTestClient.Response completion = SERVED.http().post("/v1/completions", """
                 {"prompt": "Once upon a time", "max_tokens": 9, "temperature": 0, "ignore_eos": true,
                  "user": "metrics"}""");
         assertEquals(200, completion.status());
         int generated = completion.json().get("usage").get("completion_tokens").asInt();
         assertEquals(9, generated);
-        http.get("/no/such/path");
+        SERVED.http().get("/no/such/path");
 
         List<Sample> after = scrape();
         assertEquals(tokensBefore + generated, total(after, "gantry:generation_tokens_total", Map.of()));

@@ -15,9 +15,8 @@ import io.gantry.api.inference.SamplingParams;
 import java.time.Duration;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The OpenAI-compatible endpoints over real HTTP, on the real engine serving stories260K: response shapes, the
@@ -31,45 +30,22 @@ class OpenAiApiTest {
             {"model": "stories260K", "messages": [{"role": "user", "content": "Once upon a time"}],
              "temperature": 0, "max_tokens": 30%s}""";
 
-    private static TestEngine engine;
-    private static RestServer server;
-    private static HttpTestClient http;
-
-    @BeforeAll
-    static void start() {
-        engine = new TestEngine();
-        server = new RestServer(settings(Duration.ofHours(1)), () -> engine);
-        server.start();
-        http = new HttpTestClient(server.port());
-    }
-
-    static ServerSettings settings(Duration jobTtl) {
-        return new ServerSettings("127.0.0.1", 0, 64 * 1024, 4096, Duration.ofSeconds(15), jobTtl, 100, 16);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
-        }
-    }
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine();
 
     private static String chat(String extra) {
         return CHAT.formatted(extra);
     }
 
     private static String greedyChatText(int maxTokens) throws Exception {
-        return engine.generate(new GenerationRequest(MODEL,
+        return SERVED.engine().generate(new GenerationRequest(MODEL,
                 new Prompt.Chat(List.of(new ChatMessage("user", "Once upon a time"))), SamplingParams.GREEDY,
                 maxTokens, List.of(), null, false, -1, 0, null, null));
     }
 
     @Test
     void chatCompletionHasTheOpenAiShapeAndTheEnginesText() throws Exception {
-        HttpTestClient.Response response = http.post("/v1/chat/completions", chat(""));
+        HttpTestClient.Response response = SERVED.http().post("/v1/chat/completions", chat(""));
         assertEquals(200, response.status(), response.raw().body());
         assertEquals("application/json", response.header("Content-Type").split(";")[0]);
         JsonNode json = response.json();
@@ -95,7 +71,7 @@ class OpenAiApiTest {
 
     @Test
     void textCompletionStopsAtMaxTokensOrAtAStopString() throws Exception {
-        JsonNode json = http.post("/v1/completions", """
+        JsonNode json = SERVED.http().post("/v1/completions", """
                 {"model": "stories260K", "prompt": "Once upon a time", "max_tokens": 12, "temperature": 0,
                  "ignore_eos": true}""").json();
         assertTrue(json.get("id").asText().startsWith("cmpl-"));
@@ -104,12 +80,12 @@ class OpenAiApiTest {
         assertEquals("length", choice.get("finish_reason").asText());
         assertEquals(12, json.get("usage").get("completion_tokens").asInt());
         String text = choice.get("text").asText();
-        assertEquals(engine.generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
+        assertEquals(SERVED.engine().generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
                 SamplingParams.GREEDY, 12, List.of(), null, true, -1, 0, null, null)), text);
 
         // A stop string taken from the text itself ends generation before it, with finish_reason stop.
         String stop = text.substring(text.length() / 2, text.length() / 2 + 3);
-        JsonNode stopped = http.post("/v1/completions", """
+        JsonNode stopped = SERVED.http().post("/v1/completions", """
                 {"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0, "stop": %s}"""
                 .formatted(HttpTestClient.JSON.writeValueAsString(List.of(stop)))).json().get("choices").get(0);
         assertEquals("stop", stopped.get("finish_reason").asText());
@@ -119,27 +95,27 @@ class OpenAiApiTest {
     @Test
     void withoutMaxTokensGenerationMayRunUntilTheContextIsFull() throws Exception {
         // The engine's own tests run such a request to the full context; a stop string ends this one early.
-        JsonNode json = http.post("/v1/completions", """
+        JsonNode json = SERVED.http().post("/v1/completions", """
                 {"prompt": "Once upon a time", "temperature": 0, "user": "tester", "stop": " park"}""").json();
-        GenerationRequest submitted = engine.requests.getLast();
+        GenerationRequest submitted = SERVED.engine().requests.getLast();
         assertEquals(GenerationRequest.UNTIL_CONTEXT_FULL, submitted.maxTokens());
         assertEquals("tester", submitted.user());
         assertEquals("stop", json.get("choices").get(0).get("finish_reason").asText());
-        assertEquals(engine.generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
+        assertEquals(SERVED.engine().generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
                 SamplingParams.GREEDY, GenerationRequest.UNTIL_CONTEXT_FULL, List.of(" park"), null, false, -1, 0,
                 null, null)), json.get("choices").get(0).get("text").asText());
     }
 
     @Test
     void severalChoicesWithASeedAreEachReproducibleAsSeedPlusIndex() throws Exception {
-        JsonNode json = http.post("/v1/chat/completions", chat(", \"temperature\": 1.0, \"n\": 3, \"seed\": 42"))
-                .json();
+        JsonNode json = SERVED.http().post("/v1/chat/completions",
+                chat(", \"temperature\": 1.0, \"n\": 3, \"seed\": 42")).json();
         JsonNode choices = json.get("choices");
         assertEquals(3, choices.size());
         int completionTokens = 0;
         for (int i = 0; i < 3; i++) {
             assertEquals(i, choices.get(i).get("index").asInt());
-            JsonNode alone = http.post("/v1/chat/completions",
+            JsonNode alone = SERVED.http().post("/v1/chat/completions",
                     chat(", \"temperature\": 1.0, \"seed\": " + (42 + i))).json();
             assertEquals(alone.get("choices").get(0).get("message").get("content").asText(),
                     choices.get(i).get("message").get("content").asText(), "choice " + i + " is seed " + (42 + i));
@@ -152,7 +128,7 @@ class OpenAiApiTest {
 
     @Test
     void severalPromptsGetTheirChoicesInPromptOrder() throws Exception {
-        JsonNode choices = http.post("/v1/completions", """
+        JsonNode choices = SERVED.http().post("/v1/completions", """
                 {"prompt": ["Once upon a time", "The cat"], "n": 2, "max_tokens": 5, "temperature": 0}""")
                 .json().get("choices");
         assertEquals(4, choices.size());
@@ -166,12 +142,12 @@ class OpenAiApiTest {
 
     @Test
     void tokenIdPromptsGiveTheSameTextAsTheirString() throws Exception {
-        JsonNode tokens = http.post("/tokenize", """
+        JsonNode tokens = SERVED.http().post("/tokenize", """
                 {"content": "Once upon a time", "add_special": true}""").json().get("tokens");
-        String byTokens = http.post("/v1/completions", """
+        String byTokens = SERVED.http().post("/v1/completions", """
                 {"prompt": %s, "max_tokens": 8, "temperature": 0}""".formatted(tokens)).json()
                 .get("choices").get(0).get("text").asText();
-        String byText = http.post("/v1/completions", """
+        String byText = SERVED.http().post("/v1/completions", """
                 {"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0}""").json()
                 .get("choices").get(0).get("text").asText();
         assertEquals(byText, byTokens);
@@ -179,7 +155,7 @@ class OpenAiApiTest {
 
     @Test
     void chatLogprobsListEveryTokenWithItsAlternatives() throws Exception {
-        JsonNode choice = http.post("/v1/chat/completions",
+        JsonNode choice = SERVED.http().post("/v1/chat/completions",
                 chat(", \"logprobs\": true, \"top_logprobs\": 3, \"ignore_eos\": true")).json().get("choices").get(0);
         JsonNode content = choice.get("logprobs").get("content");
         assertEquals(30, content.size());
@@ -198,7 +174,7 @@ class OpenAiApiTest {
 
     @Test
     void textLogprobsHaveOneEntryPerTokenAndItsOffset() throws Exception {
-        JsonNode choice = http.post("/v1/completions", """
+        JsonNode choice = SERVED.http().post("/v1/completions", """
                 {"prompt": "Once upon a time", "max_tokens": 10, "temperature": 0, "logprobs": 2,
                  "ignore_eos": true}""").json().get("choices").get(0);
         JsonNode logprobs = choice.get("logprobs");
@@ -215,7 +191,7 @@ class OpenAiApiTest {
 
     @Test
     void aChatStreamSendsTheRoleThenTheTextThenTheFinishAndDone() throws Exception {
-        HttpTestClient.Events events = http.stream("/v1/chat/completions", chat(", \"stream\": true"));
+        HttpTestClient.Events events = SERVED.http().stream("/v1/chat/completions", chat(", \"stream\": true"));
         assertEquals(200, events.status());
         assertTrue(events.contentType().startsWith("text/event-stream"), events.contentType());
         assertEquals("[DONE]", events.data().getLast());
@@ -247,7 +223,7 @@ class OpenAiApiTest {
 
     @Test
     void aStreamWithIncludeUsageEndsWithAUsageChunk() throws Exception {
-        List<JsonNode> chunks = http.stream("/v1/completions", """
+        List<JsonNode> chunks = SERVED.http().stream("/v1/completions", """
                 {"prompt": "Once upon a time", "max_tokens": 9, "temperature": 0, "ignore_eos": true,
                  "stream": true, "stream_options": {"include_usage": true}}""").chunks();
         JsonNode usageChunk = chunks.getLast();
@@ -260,13 +236,13 @@ class OpenAiApiTest {
             text.append(chunk.get("choices").get(0).get("text").asText());
         }
         assertEquals("length", chunks.get(chunks.size() - 2).get("choices").get(0).get("finish_reason").asText());
-        assertEquals(engine.generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
+        assertEquals(SERVED.engine().generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
                 SamplingParams.GREEDY, 9, List.of(), null, true, -1, 0, null, null)), text.toString());
     }
 
     @Test
     void aStreamOfSeveralChoicesFinishesEachOnce() throws Exception {
-        List<JsonNode> chunks = http.stream("/v1/chat/completions",
+        List<JsonNode> chunks = SERVED.http().stream("/v1/chat/completions",
                 chat(", \"stream\": true, \"n\": 2, \"seed\": 7, \"temperature\": 0.8")).chunks();
         StringBuilder[] texts = {new StringBuilder(), new StringBuilder()};
         int[] finishes = new int[2];
@@ -285,8 +261,8 @@ class OpenAiApiTest {
         }
         assertEquals(List.of(1, 1), List.of(roles[0], roles[1]));
         assertEquals(List.of(1, 1), List.of(finishes[0], finishes[1]));
-        JsonNode whole = http.post("/v1/chat/completions", chat(", \"n\": 2, \"seed\": 7, \"temperature\": 0.8"))
-                .json().get("choices");
+        JsonNode whole = SERVED.http().post("/v1/chat/completions",
+                chat(", \"n\": 2, \"seed\": 7, \"temperature\": 0.8")).json().get("choices");
         for (int i = 0; i < 2; i++) {
             assertEquals(whole.get(i).get("message").get("content").asText(), texts[i].toString());
         }
@@ -294,31 +270,32 @@ class OpenAiApiTest {
 
     @Test
     void modelsAreListedAndFoundById() throws Exception {
-        JsonNode list = http.get("/v1/models").json();
+        JsonNode list = SERVED.http().get("/v1/models").json();
         assertEquals("list", list.get("object").asText());
         JsonNode model = list.get("data").get(0);
         assertEquals(MODEL, model.get("id").asText());
         assertEquals("model", model.get("object").asText());
         assertEquals("gantry", model.get("owned_by").asText());
         assertTrue(model.get("created").asLong() > 0);
-        assertEquals(engine.models().getFirst().contextLength(), model.get("meta").get("context_length").asInt());
-        assertEquals(model, http.get("/v1/models/" + MODEL).json());
-        assertEquals(404, http.get("/v1/models/nope").status());
+        assertEquals(SERVED.engine().models().getFirst().contextLength(),
+                model.get("meta").get("context_length").asInt());
+        assertEquals(model, SERVED.http().get("/v1/models/" + MODEL).json());
+        assertEquals(404, SERVED.http().get("/v1/models/nope").status());
     }
 
     @Test
     void tokenizeAndDetokenizeRoundTrip() throws Exception {
-        JsonNode tokens = http.post("/tokenize", "{\"content\": \"Once upon a time\"}").json().get("tokens");
-        int[] expected = engine.tokenize(MODEL, "Once upon a time", false, true);
+        JsonNode tokens = SERVED.http().post("/tokenize", "{\"content\": \"Once upon a time\"}").json().get("tokens");
+        int[] expected = SERVED.engine().tokenize(MODEL, "Once upon a time", false, true);
         assertEquals(expected.length, tokens.size());
         for (int i = 0; i < expected.length; i++) {
             assertEquals(expected[i], tokens.get(i).asInt());
         }
-        JsonNode withBos = http.post("/tokenize", "{\"content\": \"Once upon a time\", \"add_special\": true}")
+        JsonNode withBos = SERVED.http().post("/tokenize", "{\"content\": \"Once upon a time\", \"add_special\": true}")
                 .json().get("tokens");
         assertEquals(expected.length + 1, withBos.size());
 
-        JsonNode pieces = http.post("/tokenize", "{\"content\": \"Once upon a time\", \"with_pieces\": true}")
+        JsonNode pieces = SERVED.http().post("/tokenize", "{\"content\": \"Once upon a time\", \"with_pieces\": true}")
                 .json().get("tokens");
         StringBuilder joined = new StringBuilder();
         for (int i = 0; i < pieces.size(); i++) {
@@ -327,29 +304,29 @@ class OpenAiApiTest {
         }
         assertEquals("Once upon a time", joined.toString());
 
-        assertEquals("Once upon a time", http.post("/detokenize", "{\"tokens\": " + tokens + "}").json()
+        assertEquals("Once upon a time", SERVED.http().post("/detokenize", "{\"tokens\": " + tokens + "}").json()
                 .get("content").asText());
     }
 
     @Test
     void theBriefsGenerateEndpointAnswersWithTextFinishReasonAndUsage() throws Exception {
-        HttpTestClient.Response response = http.post("/v1/models/stories260K/generate", """
+        HttpTestClient.Response response = SERVED.http().post("/v1/models/stories260K/generate", """
                 {"prompt": "Once upon a time", "max_tokens": 16, "temperature": 0}""");
         assertEquals(200, response.status());
         JsonNode json = response.json();
-        assertEquals(engine.generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
+        assertEquals(SERVED.engine().generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
                 SamplingParams.GREEDY, 16, List.of(), null, false, -1, 0, null, null)), json.get("text").asText());
         assertNotNull(json.get("finish_reason").asText());
         assertEquals(json.get("usage").get("prompt_tokens").asInt() + json.get("usage").get("completion_tokens")
                 .asInt(), json.get("usage").get("total_tokens").asInt());
-        assertEquals(404, http.post("/v1/models/nope/generate", "{\"prompt\": \"Hi\"}").status());
+        assertEquals(404, SERVED.http().post("/v1/models/nope/generate", "{\"prompt\": \"Hi\"}").status());
     }
 
     @Test
     void healthIsOkWhileAModelIsServed() throws Exception {
-        assertEquals(200, http.get("/health").status());
-        assertEquals("ok", http.get("/healthz").json().get("status").asText());
-        HttpTestClient.Response ready = http.get("/ready");
+        assertEquals(200, SERVED.http().get("/health").status());
+        assertEquals("ok", SERVED.http().get("/healthz").json().get("status").asText());
+        HttpTestClient.Response ready = SERVED.http().get("/ready");
         assertEquals(200, ready.status());
         assertEquals(MODEL, ready.json().get("models").get(0).asText());
     }

@@ -21,28 +21,26 @@ import io.gantry.api.inference.GenerationRequest;
 import io.gantry.api.inference.Prompt;
 import io.gantry.api.inference.SamplingParams;
 
-import java.time.Duration;
 import java.util.List;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The official OpenAI Java SDK as a client, the way users meet Gantry: chat, text completion, streaming, models. */
 class OpenAiSdkTest {
 
     private static final String MODEL = TestEngine.MODEL;
 
-    private static TestEngine engine;
-    private static RestServer server;
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine();
+
     private static OpenAIClient client;
 
     @BeforeAll
     static void start() {
-        engine = new TestEngine();
-        server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> engine);
-        server.start();
-        client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + server.port() + "/v1")
+        client = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + SERVED.port() + "/v1")
                 .apiKey("not-checked").maxRetries(0).build();
     }
 
@@ -50,12 +48,6 @@ class OpenAiSdkTest {
     static void stop() {
         if (client != null) {
             client.close();
-        }
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
         }
     }
 
@@ -65,7 +57,7 @@ class OpenAiSdkTest {
     }
 
     private static String engineChatText() throws Exception {
-        return engine.generate(new GenerationRequest(MODEL,
+        return SERVED.engine().generate(new GenerationRequest(MODEL,
                 new Prompt.Chat(List.of(new ChatMessage("user", "Once upon a time"))), SamplingParams.GREEDY, 24,
                 List.of(), null, false, -1, 0, null, null));
     }
@@ -103,7 +95,7 @@ class OpenAiSdkTest {
         Completion completion = client.completions().create(CompletionCreateParams.builder().model(MODEL)
                 .prompt("Once upon a time").maxTokens(10).temperature(0.0).build());
         completion.validate();
-        assertEquals(engine.generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
+        assertEquals(SERVED.engine().generate(new GenerationRequest(MODEL, new Prompt.Text("Once upon a time"),
                 SamplingParams.GREEDY, 10, List.of(), null, false, -1, 0, null, null)),
                 completion.choices().getFirst().text());
     }

@@ -24,7 +24,7 @@ class RateLimitTest {
             {"model": "stories260K", "prompt": "Once upon a time", "temperature": 0, "max_tokens": 30}""";
 
     private static RestServer server(RateLimiter limits, Supplier<InferenceService> inference) {
-        RestServer server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), inference);
+        RestServer server = new RestServer(ServedEngine.settings(Duration.ofHours(1)), inference);
         server.install(new AccessControl(new Authenticator(Authenticator.Mode.NONE, KeyHashes.parse("apiKeys"),
                 KeyHashes.parse("adminKeys"), null, true), limits, null));
         server.start();

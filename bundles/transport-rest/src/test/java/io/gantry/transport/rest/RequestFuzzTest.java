@@ -30,9 +30,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPOutputStream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -89,28 +88,12 @@ class RequestFuzzTest {
         "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml",
         "application/json; charset=latin1", "*/*", "garbage"};
 
-    private static TestEngine engine;
-    private static RestServer server;
-    private static HttpClient client;
+    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(TIMEOUT).build();
 
-    @BeforeAll
-    static void start() {
-        engine = new TestEngine(8, 64, Duration.ofMinutes(1));
-        server = new RestServer(new ServerSettings("127.0.0.1", 0, MAX_BODY_BYTES, 4096, Duration.ofSeconds(15),
-                Duration.ofHours(1), 100, 16), () -> engine);
-        server.start();
-        client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(TIMEOUT).build();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
-        }
-    }
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine(new ServerSettings("127.0.0.1", 0, MAX_BODY_BYTES, 4096,
+            Duration.ofSeconds(15), Duration.ofHours(1), 100, 16));
 
     /** One request as the fuzzer sends it. */
     private record Case(String path, String contentType, String contentEncoding, byte[] body, String kind) {
@@ -155,9 +138,9 @@ class RequestFuzzTest {
                 + " e.g.:\n" + String.join("\n", failures.subList(0, Math.min(20, failures.size()))));
 
         awaitIdle();
-        assertEquals(0, server.activeRequests(), "no generation is left running");
-        assertEquals(0, engine.allocator.stats().sequences(), "no sequence is left in the engine");
-        assertEquals(0, engine.allocator.stats().usedBlocks(), "every KV block is free");
+        assertEquals(0, SERVED.server().activeRequests(), "no generation is left running");
+        assertEquals(0, SERVED.engine().allocator.stats().sequences(), "no sequence is left in the engine");
+        assertEquals(0, SERVED.engine().allocator.stats().usedBlocks(), "every KV block is free");
         assertEquals(before, normalText(), "the server answers a normal request as before");
         long heapAfter = heapAfterGc();
         System.getLogger(RequestFuzzTest.class.getName()).log(System.Logger.Level.INFO, "Heap after GC: {0} KiB "
@@ -167,17 +150,17 @@ class RequestFuzzTest {
     }
 
     private static String normalText() throws Exception {
-        HttpResponse<String> response = client.send(HttpRequest.newBuilder(uri("/v1/completions")).timeout(TIMEOUT)
+        HttpResponse<String> response = CLIENT.send(HttpRequest.newBuilder(uri("/v1/completions")).timeout(TIMEOUT)
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(NORMAL)).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(200, response.statusCode(), response.body());
         return HttpTestClient.JSON.readTree(response.body()).get("choices").get(0).get("text").asText();
     }
 
-    /** Waits for asynchronous jobs and cancelled streams to be ended by the engine. */
+    /** Waits for asynchronous jobs and cancelled streams to be ended by the SERVED.engine(). */
     private static void awaitIdle() throws InterruptedException {
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while ((server.activeRequests() > 0 || engine.allocator.stats().sequences() > 0)
+        while ((SERVED.server().activeRequests() > 0 || SERVED.engine().allocator.stats().sequences() > 0)
                 && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
@@ -194,7 +177,7 @@ class RequestFuzzTest {
     }
 
     private static URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + server.port() + path);
+        return URI.create("http://127.0.0.1:" + SERVED.port() + path);
     }
 
     private static Case nextCase(Random random, int i) throws IOException {
@@ -335,7 +318,7 @@ class RequestFuzzTest {
         }
         HttpResponse<byte[]> response;
         try {
-            response = client.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+            response = CLIENT.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
             return "no answer (" + e + "): " + request;
         } catch (InterruptedException e) {
@@ -380,7 +363,7 @@ class RequestFuzzTest {
     private static String truncatedOnTheWire(byte[] body, int sent) {
         String request = "truncated on the wire: " + sent + " of " + body.length + " bytes";
         try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", server.port()), (int) TIMEOUT.toMillis());
+            socket.connect(new InetSocketAddress("127.0.0.1", SERVED.port()), (int) TIMEOUT.toMillis());
             socket.setSoTimeout((int) TIMEOUT.toMillis());
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -16,9 +16,8 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The response cache in front of the real engine: deterministic one-choice requests are answered from it the second
@@ -27,30 +26,13 @@ import org.junit.jupiter.api.Test;
  */
 class ResponseCacheTest {
 
-    private static TestEngine engine;
-    private static RestServer server;
-    private static HttpTestClient http;
-    private static CaffeineResponseCache cache;
+    private static final CaffeineResponseCache CACHE = new CaffeineResponseCache(1000, 16 << 20,
+            Duration.ofMinutes(5));
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
-    @BeforeAll
-    static void start() {
-        engine = new TestEngine();
-        cache = new CaffeineResponseCache(1000, 16 << 20, Duration.ofMinutes(5));
-        server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> engine, List::of, () -> cache);
-        server.start();
-        http = new HttpTestClient(server.port());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-        if (engine != null) {
-            engine.close();
-        }
-    }
+    @RegisterExtension
+    static final ServedEngine SERVED = new ServedEngine(engine -> new RestServer(
+            ServedEngine.settings(Duration.ofHours(1)), () -> engine, List::of, () -> CACHE));
 
     private static String chat(String prompt, String extra) {
         return """
@@ -59,7 +41,7 @@ class ResponseCacheTest {
 
     /** Posts a chat request with a {@code Cache-Control} header (or none). */
     private static HttpResponse<String> post(String body, String cacheControl) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + SERVED.port()
                 + "/v1/chat/completions")).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body));
         if (cacheControl != null) {
@@ -83,10 +65,10 @@ class ResponseCacheTest {
         String body = chat("A greedy tale", ", \"temperature\": 0");
         HttpResponse<String> first = post(body, null);
         assertEquals("miss", cacheHeader(first));
-        int submitted = engine.requests.size();
+        int submitted = SERVED.engine().requests.size();
         HttpResponse<String> second = post(body, null);
         assertEquals("hit", cacheHeader(second));
-        assertEquals(submitted, engine.requests.size(), "a hit does not reach the engine");
+        assertEquals(submitted, SERVED.engine().requests.size(), "a hit does not reach the engine");
 
         JsonNode live = json(first);
         JsonNode cached = json(second);
@@ -109,9 +91,9 @@ class ResponseCacheTest {
     void cacheControlNoCacheBypassesTheLookupButStoresAndNoStoreDoesNotStore() throws Exception {
         String body = chat("A bypassed tale", ", \"temperature\": 0");
         post(body, null);
-        int submitted = engine.requests.size();
+        int submitted = SERVED.engine().requests.size();
         assertEquals("bypass", cacheHeader(post(body, "no-cache")));
-        assertEquals(submitted + 1, engine.requests.size(), "no-cache reaches the engine");
+        assertEquals(submitted + 1, SERVED.engine().requests.size(), "no-cache reaches the engine");
         assertEquals("hit", cacheHeader(post(body, null)));
 
         String unstored = chat("An unstored tale", ", \"temperature\": 0");
@@ -123,10 +105,10 @@ class ResponseCacheTest {
     @Test
     void onlyDeterministicSingleChoiceRequestsAreCached() throws Exception {
         String sampled = chat("A sampled tale", ", \"temperature\": 0.9");
-        int submitted = engine.requests.size();
+        int submitted = SERVED.engine().requests.size();
         assertEquals("uncacheable", cacheHeader(post(sampled, null)));
         assertEquals("uncacheable", cacheHeader(post(sampled, null)));
-        assertEquals(submitted + 2, engine.requests.size());
+        assertEquals(submitted + 2, SERVED.engine().requests.size());
 
         String seeded = chat("A seeded tale", ", \"temperature\": 0.9, \"seed\": 42");
         HttpResponse<String> first = post(seeded, null);
@@ -145,10 +127,10 @@ class ResponseCacheTest {
     void aStreamedHitReplaysLikeALiveStream() throws Exception {
         String body = chat("A streamed tale", ", \"temperature\": 0, \"stream\": true, "
                 + "\"stream_options\": {\"include_usage\": true}");
-        HttpTestClient.Events live = http.stream("/v1/chat/completions", body);
-        int submitted = engine.requests.size();
-        HttpTestClient.Events replayed = http.stream("/v1/chat/completions", body);
-        assertEquals(submitted, engine.requests.size(), "a hit does not reach the engine");
+        HttpTestClient.Events live = SERVED.http().stream("/v1/chat/completions", body);
+        int submitted = SERVED.engine().requests.size();
+        HttpTestClient.Events replayed = SERVED.http().stream("/v1/chat/completions", body);
+        assertEquals(submitted, SERVED.engine().requests.size(), "a hit does not reach the engine");
         assertEquals(200, replayed.status());
         assertTrue(replayed.contentType().startsWith("text/event-stream"));
         assertEquals("[DONE]", replayed.data().getLast());
@@ -170,10 +152,10 @@ class ResponseCacheTest {
         // A response stored from a whole body replays as a stream too: the key does not depend on streaming.
         String whole = chat("A tale told twice", ", \"temperature\": 0");
         String text = json(post(whole, null)).get("choices").get(0).get("message").get("content").asText();
-        submitted = engine.requests.size();
-        HttpTestClient.Events streamed = http.stream("/v1/chat/completions",
+        submitted = SERVED.engine().requests.size();
+        HttpTestClient.Events streamed = SERVED.http().stream("/v1/chat/completions",
                 whole.substring(0, whole.length() - 1) + ", \"stream\": true}");
-        assertEquals(submitted, engine.requests.size());
+        assertEquals(submitted, SERVED.engine().requests.size());
         assertEquals(text, text(streamed.chunks()));
     }
 

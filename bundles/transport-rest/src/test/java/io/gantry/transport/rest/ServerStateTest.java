@@ -22,7 +22,7 @@ class ServerStateTest {
     @Test
     void withoutAModelHealthAndGenerationAre503UntilOneIsServed() throws Exception {
         AtomicReference<InferenceService> inference = new AtomicReference<>();
-        RestServer server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), inference::get);
+        RestServer server = new RestServer(ServedEngine.settings(Duration.ofHours(1)), inference::get);
         server.start();
         try (TestEngine engine = new TestEngine()) {
             HttpTestClient http = new HttpTestClient(server.port());
@@ -52,7 +52,7 @@ class ServerStateTest {
     @Test
     void aFullQueueIs429WithRetryAfter() throws Exception {
         try (TestEngine engine = new TestEngine(1, 1, Duration.ofMinutes(1))) {
-            RestServer server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> engine);
+            RestServer server = new RestServer(ServedEngine.settings(Duration.ofHours(1)), () -> engine);
             server.start();
             try {
                 engine.tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(5);
@@ -83,7 +83,7 @@ class ServerStateTest {
     @Test
     void aRequestThatRunsOutOfTimeIs504() throws Exception {
         try (TestEngine engine = new TestEngine(4, 8, Duration.ofMillis(300))) {
-            RestServer server = new RestServer(OpenAiApiTest.settings(Duration.ofHours(1)), () -> engine);
+            RestServer server = new RestServer(ServedEngine.settings(Duration.ofHours(1)), () -> engine);
             server.start();
             try {
                 engine.tokenDelayNanos = TimeUnit.MILLISECONDS.toNanos(5);
