@@ -168,14 +168,23 @@ final class Matmul {
                 }
             }
             for (int r = 0; r < rows; r += GROUP) {
-                // A last group short of rows multiplies its last row again (and drops those results): one kernel
-                // serves every batch size.
-                long x0 = 4L * r * stride;
-                long x1 = 4L * Math.min(r + 1, rows - 1) * stride;
-                long x2 = 4L * Math.min(r + 2, rows - 1) * stride;
-                long x3 = 4L * Math.min(r + 3, rows - 1) * stride;
-                multiplyBlock(tile, 4L * stride, batch, x0, x1, x2, x3, false, bound, lanes, 0);
-                multiplyBlock(tile, 4L * stride, batch, x0, x1, x2, x3, true, bound, lanes, BLOCK * Simd.LANES);
+                int groupRows = Math.min(GROUP, rows - r);
+                if (groupRows == GROUP) {
+                    long x0 = 4L * r * stride;
+                    multiplyBlock(tile, 4L * stride, batch, x0, x0 + 4L * stride, x0 + 8L * stride,
+                            x0 + 12L * stride, false, bound, lanes, 0);
+                    multiplyBlock(tile, 4L * stride, batch, x0, x0 + 4L * stride, x0 + 8L * stride,
+                            x0 + 12L * stride, true, bound, lanes, BLOCK * Simd.LANES);
+                } else {
+                    // A last group short of rows multiplies each of its rows alone: the accumulators of the missing
+                    // rows keep stale values, whose sums are dropped (each sum comes from its own vector only).
+                    for (int g = 0; g < groupRows; g++) {
+                        long x = 4L * (r + g) * stride;
+                        multiplyColumn(tile, 4L * stride, batch, x, false, bound, lanes, g * Simd.LANES);
+                        multiplyColumn(tile, 4L * stride, batch, x, true, bound, lanes,
+                                (BLOCK + g) * Simd.LANES);
+                    }
+                }
                 Simd.sums(lanes, 0, 2 * BLOCK);
                 // As Simd.dot adds: the even runs' sum plus the odd runs', then the tail one by one. The odd runs'
                 // sums lie BLOCK floats after the even runs' (BLOCK is a multiple of LANES), so one vector addition
@@ -185,7 +194,6 @@ final class Matmul {
                     FloatVector.fromArray(Simd.F, lanes, v).add(FloatVector.fromArray(Simd.F, lanes, BLOCK + v))
                             .intoArray(lanes, v);
                 }
-                int groupRows = Math.min(GROUP, rows - r);
                 for (int t = 0; t < valid; t++) {
                     for (int g = 0; g < groupRows; g++) {
                         out[(r + g) * outRows + i + t] = lanes[SUM_INDEX[t * GROUP + g]];
@@ -287,6 +295,32 @@ final class Matmul {
         a31.intoArray(lanes, at + 13 * n);
         a32.intoArray(lanes, at + 14 * n);
         a33.intoArray(lanes, at + 15 * n);
+    }
+
+    /**
+     * As {@link #multiplyBlock} for one batch row, at byte offset {@code x}: the products of a group short of rows,
+     * in the same order, so a row's results do not depend on the group it was in. Stores the accumulator of tile row
+     * {@code t} at {@code lanes[at + LANES GROUP t]}, where {@link #multiplyBlock} stores the group's first row's.
+     */
+    private static void multiplyColumn(MemorySegment tile, long rowBytes, MemorySegment batch, long x, boolean odd,
+            int bound, float[] lanes, int at) {
+        FloatVector a0 = FloatVector.zero(Simd.F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int m = 0, chunks = Simd.runChunks(bound, odd); m < chunks; m++) {
+            long k = 4L * Simd.runChunk(m, odd);
+            FloatVector v = load(batch, x + k);
+            a0 = load(tile, k).fma(v, a0);
+            a1 = load(tile, rowBytes + k).fma(v, a1);
+            a2 = load(tile, 2 * rowBytes + k).fma(v, a2);
+            a3 = load(tile, 3 * rowBytes + k).fma(v, a3);
+        }
+        int n = Simd.LANES * GROUP;
+        a0.intoArray(lanes, at);
+        a1.intoArray(lanes, at + n);
+        a2.intoArray(lanes, at + 2 * n);
+        a3.intoArray(lanes, at + 3 * n);
     }
 
     private static FloatVector load(MemorySegment segment, long offset) {
