@@ -47,9 +47,9 @@ final class Attention {
                     scoresByGroups(scratch, q, offset, keys, kvBase, headDim, capacity, table, blockSize, sequence,
                             length, scale);
                 } else {
+                    SlotWalk walk = new SlotWalk(table, blockSize, capacity, sequence);
                     for (int t = 0; t < length; t++) {
-                        int slot = blockStart(table, t / blockSize, blockSize, capacity, sequence) + t % blockSize;
-                        scratch[t] = Simd.dot(q, offset, keys, kvBase + slot * headDim, headDim, vector) * scale;
+                        scratch[t] = Simd.dot(q, offset, keys, kvBase + walk.next() * headDim, headDim, vector) * scale;
                     }
                 }
                 softmax(scratch, length, vector);
@@ -72,8 +72,8 @@ final class Attention {
 
     /**
      * @return the first KV pool slot of block {@code block} of the sequence's table. Positions are walked block by
-     *         block: done for speed, since {@link AttentionBatch#slot}'s division by a block size only known at run
-     *         time cost more than the dot product of a position.
+     *         block ({@link SlotWalk}, or a loop over blocks): done for speed, since {@link AttentionBatch#slot}'s
+     *         division by a block size only known at run time cost more than the dot product of a position.
      */
     private static int blockStart(int[] table, int block, int blockSize, int capacity, int sequence) {
         int start = block < table.length ? table[block] * blockSize : -1;
@@ -88,8 +88,9 @@ final class Attention {
      * The scaled scores {@code q · k[t]} of positions {@code 0..length-1}, {@link Simd#LANES} positions at a time:
      * each position's products are summed into one vector, and one {@link Simd#sums} call reduces the group's
      * vectors together. Done for speed: a horizontal sum per position cost more than its dot product. Four positions
-     * are multiplied together, so that four independent FMA chains hide each other's latency (a group's last
-     * positions past {@code length} repeat its last position, and their scores are dropped).
+     * are multiplied together, so that four independent FMA chains hide each other's latency (in a group's last
+     * four, positions past {@code length} repeat its last position; the lane vectors of positions past those four
+     * keep stale values; the sums of both are dropped, and each sum comes from its own vector only).
      */
     private static void scoresByGroups(float[] scores, float[] q, int offset, float[] keys, int kvBase, int headDim,
             int capacity, int[] table, int blockSize, int sequence, int length, float scale) {
