@@ -3,7 +3,6 @@ package io.gantry.backend.cpu;
 import io.gantry.api.backend.AttentionBatch;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Causal grouped-query attention over the KV pool, one task per (row, KV head): each of the row's queries attends
@@ -208,17 +207,16 @@ final class Attention {
         float sum = 0;
         int t = 0;
         if (vector) {
-            // Vector EXP runs on the platform's SIMD math library: far faster than Math.exp per score.
             FloatVector sums = FloatVector.zero(Simd.F);
             for (int bound = Simd.F.loopBound(length); t < bound; t += Simd.LANES) {
-                FloatVector e = FloatVector.fromArray(Simd.F, scores, t).sub(max).lanewise(VectorOperators.EXP);
+                FloatVector e = Simd.exp(FloatVector.fromArray(Simd.F, scores, t).sub(max));
                 e.intoArray(scores, t);
                 sums = sums.add(e);
             }
             sum = Simd.sum(sums);
         }
         for (; t < length; t++) {
-            float e = (float) Math.exp(scores[t] - max);
+            float e = Simd.exp(scores[t] - max);
             scores[t] = e;
             sum += e;
         }

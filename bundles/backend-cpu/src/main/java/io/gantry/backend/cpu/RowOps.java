@@ -1,7 +1,6 @@
 package io.gantry.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Kernels on one row of floats. Each runs whole vectors when {@code vector} is set and finishes (or, when
@@ -62,16 +61,15 @@ final class RowOps {
     static void swiglu(float[] out, float[] gate, float[] up, int offset, int count, boolean vector) {
         int i = 0;
         if (vector) {
-            // Vector EXP runs on the platform's SIMD math library (SVML, SLEEF): far faster than Math.exp per lane.
             for (int bound = Simd.F.loopBound(count); i < bound; i += Simd.LANES) {
                 FloatVector g = FloatVector.fromArray(Simd.F, gate, offset + i);
-                g.div(g.neg().lanewise(VectorOperators.EXP).add(1f)).mul(FloatVector.fromArray(Simd.F, up, offset + i))
+                g.div(Simd.exp(g.neg()).add(1f)).mul(FloatVector.fromArray(Simd.F, up, offset + i))
                         .intoArray(out, offset + i);
             }
         }
         for (; i < count; i++) {
             float g = gate[offset + i];
-            out[offset + i] = g / (1 + (float) Math.exp(-g)) * up[offset + i];
+            out[offset + i] = g / (1 + Simd.exp(-g)) * up[offset + i];
         }
     }
 }

@@ -73,6 +73,19 @@ final class Simd {
     private static final float HALF_TO_FLOAT_SCALE = 0x1p112f;
     private static final short F16_EXPONENT_BITS = 0x7C00;
 
+    /** Adding it to a float of magnitude below 2^22 rounds that to an integer, held in the low mantissa bits. */
+    private static final float ROUND_TO_INTEGER = 0x1.8p23f;
+    private static final float LOG2_E = (float) (1 / Math.log(2));
+    /** ln 2 split so that {@code n * LN2_HIGH} is exact for the {@code n} of {@link #exp}. */
+    private static final float LN2_HIGH = 0x1.62e4p-1f;
+    private static final float LN2_LOW = (float) (Math.log(2) - LN2_HIGH);
+    /** Below it e^x is under the smallest normal float: {@link #exp} returns 0. */
+    private static final float EXP_ZERO_BELOW = -87.33654f;
+    /** Above it {@link #exp} returns infinity; the true overflow is at 88.72 (2^127.5 keeps the scale normal). */
+    private static final float EXP_INFINITE_ABOVE = 88.37626f;
+    private static final int FLOAT_EXPONENT_BIAS = 127;
+    private static final int FLOAT_MANTISSA_BITS = 23;
+
     private Simd() {
     }
 
@@ -208,6 +221,50 @@ final class Simd {
     static FloatVector bfloat16ToFloat(MemorySegment segment, long offset) {
         IntVector bits = (IntVector) ShortVector.fromMemorySegment(SHORTS, segment, offset, LE).castShape(I, 0);
         return (FloatVector) bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * e^x in every lane, by exactly the operations of {@link #exp(float)}, so the two give the same bits. The
+     * Vector API's own EXP does not: C2 compiles it to the platform's SIMD math library while the interpreter
+     * calls {@code Math.exp}, and the two differ in the last bit for about 1% of inputs. Outputs then depended on
+     * whether the code had been compiled yet (the first requests after a start differed from later ones).
+     *
+     * <p>{@code x = n ln2 + r} with {@code n} an integer and {@code |r| <= ln2 / 2}; {@code e^r} by its Taylor
+     * series to degree 7 (truncation under 1e-8 relative), times {@code 2^n} built in the exponent bits. Within
+     * 1 ulp of {@code Math.exp}; 0 below {@link #EXP_ZERO_BELOW} (no subnormals), infinity above
+     * {@link #EXP_INFINITE_ABOVE}, NaN for NaN.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector clamped = x.max(EXP_ZERO_BELOW).min(EXP_INFINITE_ABOVE);
+        FloatVector rounded = clamped.fma(LOG2_E, ROUND_TO_INTEGER);
+        FloatVector n = rounded.sub(ROUND_TO_INTEGER);
+        FloatVector r = n.fma(n.broadcast(-LN2_HIGH), clamped).add(n.mul(-LN2_LOW));
+        FloatVector p = r.fma(1f / 5040, 1f / 720).fma(r, r.broadcast(1f / 120)).fma(r, r.broadcast(1f / 24))
+                .fma(r, r.broadcast(1f / 6)).fma(r, r.broadcast(0.5f)).fma(r, r.broadcast(1f)).fma(r, r.broadcast(1f));
+        // The low mantissa bits of rounded hold n; shifted into the exponent field they drop everything above.
+        FloatVector scale = rounded.reinterpretAsInts().add(FLOAT_EXPONENT_BIAS)
+                .lanewise(VectorOperators.LSHL, FLOAT_MANTISSA_BITS).reinterpretAsFloats();
+        return p.mul(scale)
+                .blend(0f, x.lt(EXP_ZERO_BELOW))
+                .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_INFINITE_ABOVE));
+    }
+
+    /** e^x: the scalar twin of {@link #exp(FloatVector)}, operation for operation. */
+    static float exp(float x) {
+        if (x < EXP_ZERO_BELOW) {
+            return 0;
+        }
+        if (x > EXP_INFINITE_ABOVE) {
+            return Float.POSITIVE_INFINITY;
+        }
+        float rounded = Math.fma(x, LOG2_E, ROUND_TO_INTEGER);
+        float n = rounded - ROUND_TO_INTEGER;
+        float r = Math.fma(n, -LN2_HIGH, x) + n * -LN2_LOW;
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(r, 1f / 5040, 1f / 720), r,
+                1f / 120), r, 1f / 24), r, 1f / 6), r, 0.5f), r, 1f), r, 1f);
+        float scale = Float.intBitsToFloat(
+                (Float.floatToRawIntBits(rounded) + FLOAT_EXPONENT_BIAS) << FLOAT_MANTISSA_BITS);
+        return p * scale;
     }
 
     /**
