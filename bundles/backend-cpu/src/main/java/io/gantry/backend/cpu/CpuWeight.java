@@ -5,8 +5,11 @@ import io.gantry.api.backend.HostTensor;
 import io.gantry.api.backend.TensorType;
 import java.lang.foreign.MemorySegment;
 
-/** A weight the CPU multiplies where it lies: the model file's (mapped) bytes, never copied. */
-final class CpuWeight implements DeviceWeight {
+/**
+ * A weight the CPU reads where it lies, in the model file's (mapped) bytes. A Q8_0 weight is multiplied from a
+ * repacked copy off the Java heap instead ({@link PackedQ8_0}), freed on {@link #release()}.
+ */
+final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
 
     private final CpuBackend owner;
     private final String name;
@@ -16,8 +19,11 @@ final class CpuWeight implements DeviceWeight {
     private final int cols;
     private final long rowBytes;
     private volatile MemorySegment data;
+    /** The repacked copy the vector kernels multiply, or null. */
+    private final PackedQ8_0 packed;
 
-    CpuWeight(CpuBackend owner, HostTensor tensor) {
+    /** @param packed the weight's repacked copy, or null */
+    CpuWeight(CpuBackend owner, HostTensor tensor, PackedQ8_0 packed) {
         this.owner = owner;
         this.name = tensor.name();
         this.type = tensor.type();
@@ -26,6 +32,7 @@ final class CpuWeight implements DeviceWeight {
         this.cols = tensor.cols();
         this.rowBytes = tensor.rowBytes();
         this.data = tensor.data();
+        this.packed = packed;
     }
 
     @Override
@@ -49,8 +56,14 @@ final class CpuWeight implements DeviceWeight {
     }
 
     @Override
-    public void release() {
-        data = null;
+    public synchronized void release() {
+        if (data != null) {
+            data = null;
+            if (packed != null) {
+                packed.release();
+                owner.forget(this);
+            }
+        }
     }
 
     CpuBackend owner() {
@@ -63,6 +76,12 @@ final class CpuWeight implements DeviceWeight {
 
     long rowBytes() {
         return rowBytes;
+    }
+
+    /** @return the repacked copy to multiply, or null to multiply {@link #data()} */
+    PackedQ8_0 packed() {
+        data();
+        return packed;
     }
 
     /** @return the weight's bytes */

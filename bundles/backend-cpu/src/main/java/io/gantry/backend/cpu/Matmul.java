@@ -24,6 +24,8 @@ import jdk.incubator.vector.FloatVector;
  * array happens to lie off a line boundary (the JVM aligns arrays to 8 bytes only), which makes the kernel
  * up to twice as slow (measured on Zen 4).
  *
+ * <p>Weights with a repacked copy ({@link PackedQ8_0}) are multiplied by its kernels at every batch size.
+ *
  * <p>One multiplication at a time: the staged batch and the tiles are this object's, and the workers run one
  * loop at a time anyway.
  */
@@ -75,7 +77,14 @@ final class Matmul {
         int cols = weight.cols();
         int chunk = Math.ceilDiv(Math.ceilDiv(outRows, pool.threads() * TASKS_PER_THREAD), TILE) * TILE;
         int tasks = Math.ceilDiv(outRows, chunk);
-        if (!vector) {
+        PackedQ8_0 packed = vector ? weight.packed() : null;
+        if (packed != null) {
+            int pairs = outRows / PackedQ8_0.OUTPUT_ROWS;
+            int perTask = Math.ceilDiv(pairs, pool.threads() * TASKS_PER_THREAD);
+            int step = perTask * PackedQ8_0.OUTPUT_ROWS;
+            pool.run(Math.ceilDiv(pairs, perTask), (task, worker) -> packed.multiply(in, out, rows, outRows,
+                    task * step, Math.min(outRows, (task + 1) * step)));
+        } else if (!vector) {
             pool.run(tasks, (task, worker) -> multiplyScalar(pool.scratch(worker, cols), weight, in, out, rows,
                     task * chunk, Math.min(outRows, (task + 1) * chunk)));
         } else if (rows < weight.format().tiledFromRows() && weight.format().canDot(cols)) {

@@ -19,15 +19,18 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class MatmulTest {
 
-    /** Output rows: not a multiple of the 4-row tile, so the last tile is partial. */
-    private static final int OUT_ROWS = 37;
+    /**
+     * Output rows: 37 is not a multiple of the 4-row tile, so the last tile is partial; 64 is whole pairs of
+     * groups of any vector width, so Q8_0 runs its repacked kernels.
+     */
+    private static final int[] OUT_ROWS = {37, 64};
     /** Rows of a batch: enough for the tiled path of every format, and not a multiple of its groups of 4 rows. */
     private static final int BATCH = 9;
 
     static Stream<Arguments> formatsAndKernels() {
-        return Arrays.stream(TensorType.values()).flatMap(type -> Stream.of(
-                Arguments.of(type, true, 1), Arguments.of(type, true, 3),
-                Arguments.of(type, false, 1), Arguments.of(type, false, 3)));
+        return Arrays.stream(TensorType.values()).flatMap(type -> Arrays.stream(OUT_ROWS).boxed()
+                .flatMap(outRows -> Stream.of(Arguments.of(type, true, 1, outRows), Arguments.of(type, true, 3, outRows),
+                        Arguments.of(type, false, 1, outRows), Arguments.of(type, false, 3, outRows))));
     }
 
     /**
@@ -35,16 +38,16 @@ class MatmulTest {
      * ({@code n} columns, {@code ε = 2^-23}): the worst case of adding n rounded products in float, plus
      * the roundings of decoding.
      */
-    @ParameterizedTest(name = "{0} vector={1} threads={2}")
+    @ParameterizedTest(name = "{0} vector={1} threads={2} outRows={3}")
     @MethodSource("formatsAndKernels")
-    void matchesFloat64ReferenceOfDecodedWeights(TensorType type, boolean vector, int threads) {
+    void matchesFloat64ReferenceOfDecodedWeights(TensorType type, boolean vector, int threads, int outRows) {
         int cols = TensorFormatTest.colsFor(type);
-        TestTensors.TestTensor weights = TestTensors.random(type, OUT_ROWS, cols, new Random(10));
+        TestTensors.TestTensor weights = TestTensors.random(type, outRows, cols, new Random(10));
         float[] x = TestTensors.gaussian(BATCH * cols, new Random(11));
         try (CpuBackend backend = new CpuBackend(threads, vector)) {
             float[] got = multiply(backend, backend.upload(weights.tensor()), x, BATCH, cols);
             for (int r = 0; r < BATCH; r++) {
-                for (int i = 0; i < OUT_ROWS; i++) {
+                for (int i = 0; i < outRows; i++) {
                     double expected = 0;
                     double magnitude = 0;
                     for (int k = 0; k < cols; k++) {
@@ -52,8 +55,8 @@ class MatmulTest {
                         magnitude += weights.magnitudes()[i * cols + k] * Math.abs(x[r * cols + k]);
                     }
                     double bound = (cols + 8) * 0x1p-23 * magnitude;
-                    double error = Math.abs(got[r * OUT_ROWS + i] - expected);
-                    assertTrue(error <= bound, type + " row " + r + " output " + i + ": " + got[r * OUT_ROWS + i]
+                    double error = Math.abs(got[r * outRows + i] - expected);
+                    assertTrue(error <= bound, type + " row " + r + " output " + i + ": " + got[r * outRows + i]
                             + " vs " + expected + ", error " + error + " > " + bound);
                 }
             }
@@ -63,34 +66,35 @@ class MatmulTest {
     static Stream<Arguments> formatsKernelsAndBatches() {
         return formatsAndKernels().flatMap(arguments -> Stream.of(2, BATCH).map(batch -> {
             Object[] values = arguments.get();
-            return Arguments.of(values[0], values[1], values[2], batch);
+            return Arguments.of(values[0], values[1], values[2], values[3], batch);
         }));
     }
 
     /**
      * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
-     * batch runs the fused kernels (2 rows) or the tiles (9 rows); and for float formats with rows of no whole
+     * batch runs the fused kernels (2 rows), the tiles (9 rows) or, for Q8_0 at 64 output rows, the repacked
+     * kernels (8 rows together and 1 alone); and for float formats with rows of no whole
      * vectors too (tiles only, the tail after the vectors added last).
      */
-    @ParameterizedTest(name = "{0} vector={1} threads={2} batch={3}")
+    @ParameterizedTest(name = "{0} vector={1} threads={2} outRows={3} batch={4}")
     @MethodSource("formatsKernelsAndBatches")
-    void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int batch) {
-        batchedRowsEqualSingleRows(type, vector, threads, batch, type.blockElements() == 1 ? 256 : 512);
+    void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int outRows, int batch) {
+        batchedRowsEqualSingleRows(type, vector, threads, outRows, batch, type.blockElements() == 1 ? 256 : 512);
         if (type.blockElements() == 1) {
-            batchedRowsEqualSingleRows(type, vector, threads, batch, TensorFormatTest.colsFor(type));
+            batchedRowsEqualSingleRows(type, vector, threads, outRows, batch, TensorFormatTest.colsFor(type));
         }
     }
 
-    private static void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int batch,
-            int cols) {
-        TestTensors.TestTensor weights = TestTensors.random(type, OUT_ROWS, cols, new Random(12));
+    private static void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int outRows,
+            int batch, int cols) {
+        TestTensors.TestTensor weights = TestTensors.random(type, outRows, cols, new Random(12));
         float[] x = TestTensors.gaussian(batch * cols, new Random(13));
         try (CpuBackend backend = new CpuBackend(threads, vector)) {
             DeviceWeight w = backend.upload(weights.tensor());
             float[] batched = multiply(backend, w, x, batch, cols);
             for (int r = 0; r < batch; r++) {
                 float[] single = multiply(backend, w, Arrays.copyOfRange(x, r * cols, (r + 1) * cols), 1, cols);
-                assertArrayEquals(single, Arrays.copyOfRange(batched, r * OUT_ROWS, (r + 1) * OUT_ROWS), 0f,
+                assertArrayEquals(single, Arrays.copyOfRange(batched, r * outRows, (r + 1) * outRows), 0f,
                         type + " " + cols + " columns, row " + r);
             }
         }
