@@ -16,9 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code MatmulBenchmark} (2048x2048, one thread, Zen 4) 16 rows ran at 89 against 62 GFLOP/s for the row-major
  * tiles, and one row at 39 against 33 for the fused kernel. llama.cpp repacks its CPU weights the same way.
  *
- * <p>Layout: output rows in groups of {@code LANES}; for each group its blocks of 32 columns in order, each
- * {@code LANES} float scales ({@code d}) and then, column by column, the group's {@code LANES} quants of that
- * column. Within a block, column {@code k}'s weights are {@code LANES} consecutive bytes, one vector load.
+ * <p>Layout: output rows in pairs of groups of {@code LANES}, the unit the kernels multiply; for each pair its
+ * blocks of 32 columns in order, each the two groups' {@code LANES} float scales ({@code d}) and then, column by
+ * column, the first group's {@code LANES} quants of that column and the second's. A kernel call thus reads one
+ * contiguous run of memory, and column {@code k}'s weights of a group are one vector load.
  *
  * <p>Order: each output adds its products in column order in one FMA chain, {@code acc = (q·d)·x + acc}, with
  * {@code q·d} exact in float (8 by 11 significant bits), whatever the batch size and whichever kernel runs: a row's
@@ -33,7 +34,8 @@ final class PackedQ8_0 {
     private static final VectorSpecies<Byte> COLUMN = VectorSpecies.of(byte.class,
             VectorShape.forBitSize(Math.max(64, LANES * Byte.SIZE)));
     private static final int SCALE_BYTES = LANES * Float.BYTES;
-    private static final int BLOCK_BYTES = SCALE_BYTES + BLOCK * LANES;
+    /** One block of a pair: both groups' scales, then each column's quants of both groups. */
+    private static final int BLOCK_BYTES = 2 * SCALE_BYTES + 2 * BLOCK * LANES;
     /** Batch rows the wide kernel multiplies together (with two groups: 16 accumulators). */
     static final int BATCH_ROWS = 8;
     /** Output rows the kernels produce together: two groups. */
@@ -42,7 +44,7 @@ final class PackedQ8_0 {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment data;
     private final int cols;
-    private final long groupBytes;
+    private final long pairBytes;
 
     /**
      * @return whether a weight of this type and shape is packed: Q8_0, vector kernels of at least 8 lanes (a
@@ -56,29 +58,30 @@ final class PackedQ8_0 {
     PackedQ8_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         this.cols = cols;
         int blocks = cols / BLOCK;
-        this.groupBytes = (long) BLOCK_BYTES * blocks;
+        this.pairBytes = (long) BLOCK_BYTES * blocks;
         try {
-            this.data = arena.allocate(groupBytes * (rows / LANES), 64);
+            this.data = arena.allocate(pairBytes * (rows / OUTPUT_ROWS), 64);
         } catch (OutOfMemoryError e) {
             arena.close();
             throw e;
         }
-        pool.run(rows / LANES, (group, worker) -> {
-            float[] scales = new float[LANES];
+        pool.run(rows / OUTPUT_ROWS, (pair, worker) -> {
+            float[] scales = new float[OUTPUT_ROWS];
             byte[] rowQuants = new byte[BLOCK];
-            byte[] columns = new byte[BLOCK * LANES];
+            byte[] columns = new byte[BLOCK * OUTPUT_ROWS];
             for (int block = 0; block < blocks; block++) {
-                for (int lane = 0; lane < LANES; lane++) {
-                    long at = (long) (group * LANES + lane) * rowBytes + (long) SOURCE_BLOCK_BYTES * block;
-                    scales[lane] = Simd.f16(source, at);
+                for (int row = 0; row < OUTPUT_ROWS; row++) {
+                    long at = (long) (pair * OUTPUT_ROWS + row) * rowBytes + (long) SOURCE_BLOCK_BYTES * block;
+                    scales[row] = Simd.f16(source, at);
                     MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at + 2, rowQuants, 0, BLOCK);
+                    // Row r of the pair is lane r % LANES of group r / LANES: column k's byte of both groups.
                     for (int k = 0; k < BLOCK; k++) {
-                        columns[k * LANES + lane] = rowQuants[k];
+                        columns[k * OUTPUT_ROWS + row] = rowQuants[k];
                     }
                 }
-                long to = group * groupBytes + (long) BLOCK_BYTES * block;
-                MemorySegment.copy(scales, 0, data, Simd.FLOAT_LE, to, LANES);
-                MemorySegment.copy(columns, 0, data, ValueLayout.JAVA_BYTE, to + SCALE_BYTES, columns.length);
+                long to = pair * pairBytes + (long) BLOCK_BYTES * block;
+                MemorySegment.copy(scales, 0, data, Simd.FLOAT_LE, to, OUTPUT_ROWS);
+                MemorySegment.copy(columns, 0, data, ValueLayout.JAVA_BYTE, to + 2 * SCALE_BYTES, columns.length);
             }
         });
     }
@@ -94,14 +97,14 @@ final class PackedQ8_0 {
      * weights stay in L1 or L2 meanwhile.
      */
     void multiply(float[] in, float[] out, int rows, int outRows, int start, int end) {
-        for (int group = start / LANES; group < end / LANES; group += 2) {
-            long at = group * groupBytes;
+        for (int pair = start / OUTPUT_ROWS; pair < end / OUTPUT_ROWS; pair++) {
+            long at = pair * pairBytes;
             int r = 0;
             for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
-                multiplyEight(at, in, r * cols, out, r * outRows + group * LANES, outRows);
+                multiplyEight(at, in, r * cols, out, r * outRows + pair * OUTPUT_ROWS, outRows);
             }
             for (; r < rows; r++) {
-                multiplyOne(at, in, r * cols, out, r * outRows + group * LANES);
+                multiplyOne(at, in, r * cols, out, r * outRows + pair * OUTPUT_ROWS);
             }
         }
     }
@@ -111,7 +114,7 @@ final class PackedQ8_0 {
         return ((FloatVector) ByteVector.fromMemorySegment(COLUMN, data, at, Simd.LE).castShape(Simd.F, 0)).mul(scale);
     }
 
-    /** Two groups from byte offset {@code at} times eight batch rows from {@code in[x]}, {@code cols} apart. */
+    /** The pair of groups at byte offset {@code at} times eight batch rows from {@code in[x]}, {@code cols} apart. */
     private void multiplyEight(long at, float[] in, int x, float[] out, int o, int outRows) {
         FloatVector a0 = FloatVector.zero(Simd.F);
         FloatVector a1 = a0;
@@ -130,13 +133,13 @@ final class PackedQ8_0 {
         FloatVector b6 = a0;
         FloatVector b7 = a0;
         for (int block = 0, blocks = cols / BLOCK; block < blocks; block++) {
-            long first = at + (long) BLOCK_BYTES * block;
-            long second = first + groupBytes;
-            FloatVector firstScale = FloatVector.fromMemorySegment(Simd.F, data, first, Simd.LE);
-            FloatVector secondScale = FloatVector.fromMemorySegment(Simd.F, data, second, Simd.LE);
+            long scales = at + (long) BLOCK_BYTES * block;
+            long quants = scales + 2 * SCALE_BYTES;
+            FloatVector firstScale = FloatVector.fromMemorySegment(Simd.F, data, scales, Simd.LE);
+            FloatVector secondScale = FloatVector.fromMemorySegment(Simd.F, data, scales + SCALE_BYTES, Simd.LE);
             for (int k = 0; k < BLOCK; k++) {
-                FloatVector w = column(first + SCALE_BYTES + (long) LANES * k, firstScale);
-                FloatVector v = column(second + SCALE_BYTES + (long) LANES * k, secondScale);
+                FloatVector w = column(quants + (long) OUTPUT_ROWS * k, firstScale);
+                FloatVector v = column(quants + (long) OUTPUT_ROWS * k + LANES, secondScale);
                 int c = x + BLOCK * block + k;
                 FloatVector e = FloatVector.broadcast(Simd.F, in[c]);
                 a0 = w.fma(e, a0);
@@ -187,14 +190,14 @@ final class PackedQ8_0 {
         FloatVector a = FloatVector.zero(Simd.F);
         FloatVector b = a;
         for (int block = 0, blocks = cols / BLOCK; block < blocks; block++) {
-            long first = at + (long) BLOCK_BYTES * block;
-            long second = first + groupBytes;
-            FloatVector firstScale = FloatVector.fromMemorySegment(Simd.F, data, first, Simd.LE);
-            FloatVector secondScale = FloatVector.fromMemorySegment(Simd.F, data, second, Simd.LE);
+            long scales = at + (long) BLOCK_BYTES * block;
+            long quants = scales + 2 * SCALE_BYTES;
+            FloatVector firstScale = FloatVector.fromMemorySegment(Simd.F, data, scales, Simd.LE);
+            FloatVector secondScale = FloatVector.fromMemorySegment(Simd.F, data, scales + SCALE_BYTES, Simd.LE);
             for (int k = 0; k < BLOCK; k++) {
                 FloatVector e = FloatVector.broadcast(Simd.F, in[x + BLOCK * block + k]);
-                a = column(first + SCALE_BYTES + (long) LANES * k, firstScale).fma(e, a);
-                b = column(second + SCALE_BYTES + (long) LANES * k, secondScale).fma(e, b);
+                a = column(quants + (long) OUTPUT_ROWS * k, firstScale).fma(e, a);
+                b = column(quants + (long) OUTPUT_ROWS * k + LANES, secondScale).fma(e, b);
             }
         }
         a.intoArray(out, o);
