@@ -33,8 +33,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * The {@code cpu} device: runs a transformer's operations on the host CPU with Vector API kernels (any
  * SIMD width from 128 to 512 bits: NEON, AVX2, AVX-512, SVE) and scalar fallbacks.
  *
- * <p>Weights stay in the model file's mapping (the vector kernels multiply Q8_0 ones from a repacked copy off
- * the heap, see {@link PackedQ8_0}); activations and the KV pool are F32 heap arrays. Operations
+ * <p>Weights stay in the model file's mapping (the vector kernels multiply Q8_0 and Q4_0 ones from a repacked copy off
+ * the heap, see {@link PackedWeight}); activations and the KV pool are F32 heap arrays. Operations
  * run synchronously on the calling thread and a fixed pool of worker threads created at activation.
  *
  * <p>As a Declarative Services component it is configured under PID {@code io.gantry.backend.cpu}
@@ -143,7 +143,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
      * {@inheritDoc}
      *
      * <p>The weight keeps referring to {@code tensor.data()}, which must stay mapped while the weight is used (a
-     * Q8_0 weight is also repacked off the heap, in a pass over its bytes on the workers)
+     * Q8_0 or Q4_0 weight is also repacked off the heap, in a pass over its bytes on the workers)
      * and be accessible from any thread (a shared, global or automatic arena). An F16 weight holding an infinity
      * or a NaN is refused (the vector kernels decode only finite halves exactly; no valid model holds others),
      * which costs one pass over its bytes.
@@ -162,12 +162,11 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
                 throw new IllegalArgumentException("Tensor " + tensor.name() + " (" + tensor.type()
                         + ") cannot be used: " + unsupported + "; the model file is corrupt");
             }
-            if (!PackedQ8_0.packs(tensor.type(), tensor.rows(), vector)) {
-                return new CpuWeight(this, tensor, null);
+            PackedWeight packed = PackedWeight.pack(tensor, vector, workers);
+            CpuWeight weight = new CpuWeight(this, tensor, packed);
+            if (packed != null) {
+                liveAllocations.add(weight);
             }
-            CpuWeight weight = new CpuWeight(this, tensor,
-                    new PackedQ8_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), workers));
-            liveAllocations.add(weight);
             return weight;
         } finally {
             inFlight.exit();

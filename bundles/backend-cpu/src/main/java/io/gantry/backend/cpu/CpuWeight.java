@@ -6,8 +6,8 @@ import io.gantry.api.backend.TensorType;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A weight the CPU reads where it lies, in the model file's (mapped) bytes. A Q8_0 weight is multiplied from a
- * repacked copy off the Java heap instead ({@link PackedQ8_0}), freed on {@link #release()}.
+ * A weight the CPU reads where it lies, in the model file's (mapped) bytes. A Q8_0 or Q4_0 weight is multiplied from
+ * a repacked copy off the Java heap instead ({@link PackedWeight}), freed on {@link #release()}.
  */
 final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
 
@@ -20,10 +20,10 @@ final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
     private final long rowBytes;
     private volatile MemorySegment data;
     /** The repacked copy the vector kernels multiply, or null. */
-    private final PackedQ8_0 packed;
+    private final PackedWeight packed;
 
     /** @param packed the weight's repacked copy, or null */
-    CpuWeight(CpuBackend owner, HostTensor tensor, PackedQ8_0 packed) {
+    CpuWeight(CpuBackend owner, HostTensor tensor, PackedWeight packed) {
         this.owner = owner;
         this.name = tensor.name();
         this.type = tensor.type();
@@ -79,7 +79,7 @@ final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
     }
 
     /** @return the repacked copy to multiply, or null to multiply {@link #data()} */
-    PackedQ8_0 packed() {
+    PackedWeight packed() {
         data();
         return packed;
     }

@@ -24,7 +24,7 @@ import jdk.incubator.vector.FloatVector;
  * array happens to lie off a line boundary (the JVM aligns arrays to 8 bytes only), which makes the kernel
  * up to twice as slow (measured on Zen 4).
  *
- * <p>Weights with a repacked copy ({@link PackedQ8_0}) are multiplied by its kernels at every batch size.
+ * <p>Weights with a repacked copy ({@link PackedWeight}) are multiplied by its kernels at every batch size.
  *
  * <p>One multiplication at a time: the staged batch and the tiles are this object's, and the workers run one
  * loop at a time anyway.
@@ -59,6 +59,8 @@ final class Matmul {
     private final float[][] lanes;
     /** The batch, staged for the tiled kernel. */
     private MemorySegment staged = MemorySegment.NULL;
+    /** The batch, quantized for the packed kernels that multiply integers. */
+    private final BatchQuants quants = new BatchQuants();
 
     Matmul(WorkerPool pool) {
         this.pool = pool;
@@ -77,12 +79,15 @@ final class Matmul {
         int cols = weight.cols();
         int chunk = Math.ceilDiv(Math.ceilDiv(outRows, pool.threads() * TASKS_PER_THREAD), TILE) * TILE;
         int tasks = Math.ceilDiv(outRows, chunk);
-        PackedQ8_0 packed = vector ? weight.packed() : null;
+        PackedWeight packed = vector ? weight.packed() : null;
         if (packed != null) {
-            int pairs = outRows / PackedQ8_0.OUTPUT_ROWS;
-            int perTask = Math.ceilDiv(pairs, pool.threads() * TASKS_PER_THREAD);
-            int step = perTask * PackedQ8_0.OUTPUT_ROWS;
-            pool.run(Math.ceilDiv(pairs, perTask), (task, worker) -> packed.multiply(in, out, rows, outRows,
+            if (packed.multipliesQuants()) {
+                quants.quantize(in, rows, cols, pool);
+            }
+            int groups = outRows / packed.groupRows();
+            int perTask = Math.ceilDiv(groups, pool.threads() * TASKS_PER_THREAD);
+            int step = perTask * packed.groupRows();
+            pool.run(Math.ceilDiv(groups, perTask), (task, worker) -> packed.multiply(in, quants, out, rows, outRows,
                     task * step, Math.min(outRows, (task + 1) * step)));
         } else if (!vector) {
             pool.run(tasks, (task, worker) -> multiplyScalar(pool.scratch(worker, cols), weight, in, out, rows,

@@ -1,7 +1,5 @@
 package io.gantry.backend.cpu;
 
-import io.gantry.api.backend.TensorType;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
@@ -10,11 +8,9 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A Q8_0 weight repacked, off the Java heap, so that vector lanes run along output rows: one vector holds the
- * weights of {@link Simd#LANES} output rows for one column, and a batch row's element multiplies it broadcast.
- * No horizontal sums are left to do, and each decoded weight vector feeds the FMAs of eight batch rows: in
- * {@code MatmulBenchmark} (2048x2048, one thread, Zen 4) 16 rows ran at 89 against 62 GFLOP/s for the row-major
- * tiles, and one row at 39 against 33 for the fused kernel. llama.cpp repacks its CPU weights the same way.
+ * A Q8_0 weight repacked with {@link Simd#LANES} output rows per vector: each decoded weight vector feeds the FMAs
+ * of eight batch rows. In {@code MatmulBenchmark} (2048x2048, one thread, Zen 4) 16 rows ran at 89 against 62
+ * GFLOP/s for the row-major tiles, and one row at 39 against 33 for the fused kernel.
  *
  * <p>Layout: output rows in pairs of groups of {@code LANES}, the unit the kernels multiply; for each pair its
  * blocks of 32 columns in order, each the two groups' {@code LANES} float scales ({@code d}) and then, column by
@@ -25,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code q·d} exact in float (8 by 11 significant bits), whatever the batch size and whichever kernel runs: a row's
  * results do not depend on its batch.
  */
-final class PackedQ8_0 {
+final class PackedQ8_0 extends PackedWeight {
 
     private static final int BLOCK = 32;
     private static final int SOURCE_BLOCK_BYTES = 34;
@@ -37,34 +33,25 @@ final class PackedQ8_0 {
     /** One block of a pair: both groups' scales, then each column's quants of both groups. */
     private static final int BLOCK_BYTES = 2 * SCALE_BYTES + 2 * BLOCK * LANES;
     /** Batch rows the wide kernel multiplies together (with two groups: 16 accumulators). */
-    static final int BATCH_ROWS = 8;
+    private static final int BATCH_ROWS = 8;
     /** Output rows the kernels produce together: two groups. */
-    static final int OUTPUT_ROWS = 2 * LANES;
+    private static final int OUTPUT_ROWS = 2 * LANES;
 
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment data;
-    private final int cols;
     private final long pairBytes;
 
     /**
-     * @return whether a weight of this type and shape is packed: Q8_0, vector kernels of at least 8 lanes (a
-     *         column of 4 bytes has no vector species), and whole pairs of groups
+     * @return whether the vector kernels can take a weight of {@code rows} rows: at least 8 lanes (a column of 4
+     *         bytes has no vector species) and whole pairs of groups
      */
-    static boolean packs(TensorType type, int rows, boolean vector) {
-        return type == TensorType.Q8_0 && vector && LANES >= 8 && rows % OUTPUT_ROWS == 0;
+    static boolean packs(int rows) {
+        return Simd.AVAILABLE && LANES >= 8 && rows % OUTPUT_ROWS == 0;
     }
 
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
     PackedQ8_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
-        this.cols = cols;
+        super((long) BLOCK_BYTES * (cols / BLOCK) * (rows / OUTPUT_ROWS), cols);
         int blocks = cols / BLOCK;
         this.pairBytes = (long) BLOCK_BYTES * blocks;
-        try {
-            this.data = arena.allocate(pairBytes * (rows / OUTPUT_ROWS), 64);
-        } catch (OutOfMemoryError e) {
-            arena.close();
-            throw e;
-        }
         pool.run(rows / OUTPUT_ROWS, (pair, worker) -> {
             float[] scales = new float[OUTPUT_ROWS];
             byte[] rowQuants = new byte[BLOCK];
@@ -86,17 +73,22 @@ final class PackedQ8_0 {
         });
     }
 
-    /** Frees the packed copy; the weight must no longer be multiplied. */
-    void release() {
-        arena.close();
+    @Override
+    int groupRows() {
+        return OUTPUT_ROWS;
+    }
+
+    @Override
+    boolean multipliesQuants() {
+        return false;
     }
 
     /**
-     * {@code out[r] = W · in[r]} for output rows {@code start..end} (whole pairs of groups) and every batch row.
      * Per pair of groups, the batch {@link #BATCH_ROWS} rows at a time, then the rest one by one: the pair's
      * weights stay in L1 or L2 meanwhile.
      */
-    void multiply(float[] in, float[] out, int rows, int outRows, int start, int end) {
+    @Override
+    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end) {
         for (int pair = start / OUTPUT_ROWS; pair < end / OUTPUT_ROWS; pair++) {
             long at = pair * pairBytes;
             int r = 0;

@@ -74,7 +74,7 @@ final class Simd {
     private static final short F16_EXPONENT_BITS = 0x7C00;
 
     /** Adding it to a float of magnitude below 2^22 rounds that to an integer, held in the low mantissa bits. */
-    private static final float ROUND_TO_INTEGER = 0x1.8p23f;
+    static final float ROUND_TO_INTEGER = 0x1.8p23f;
     private static final float LOG2_E = (float) (1 / Math.log(2));
     /** ln 2 split so that {@code n * LN2_HIGH} is exact for the {@code n} of {@link #exp}. */
     private static final float LN2_HIGH = 0x1.62e4p-1f;

@@ -21,7 +21,7 @@ class MatmulTest {
 
     /**
      * Output rows: 37 is not a multiple of the 4-row tile, so the last tile is partial; 64 is whole pairs of
-     * groups of any vector width, so Q8_0 runs its repacked kernels.
+     * groups of any vector width, so Q8_0 and Q4_0 run their repacked kernels.
      */
     private static final int[] OUT_ROWS = {37, 64};
     /** Rows of a batch: enough for the tiled path of every format, and not a multiple of its groups of 4 rows. */
@@ -29,14 +29,16 @@ class MatmulTest {
 
     static Stream<Arguments> formatsAndKernels() {
         return Arrays.stream(TensorType.values()).flatMap(type -> Arrays.stream(OUT_ROWS).boxed()
-                .flatMap(outRows -> Stream.of(Arguments.of(type, true, 1, outRows), Arguments.of(type, true, 3, outRows),
-                        Arguments.of(type, false, 1, outRows), Arguments.of(type, false, 3, outRows))));
+                .flatMap(outRows -> Stream.of(Arguments.of(type, true, 1, outRows),
+                        Arguments.of(type, true, 3, outRows), Arguments.of(type, false, 1, outRows),
+                        Arguments.of(type, false, 3, outRows))));
     }
 
     /**
      * Each output is within {@code (n + 8) ε Σ|wᵢ xᵢ|} of the float64 product of the decoded weights
      * ({@code n} columns, {@code ε = 2^-23}): the worst case of adding n rounded products in float, plus
-     * the roundings of decoding.
+     * the roundings of decoding. Where a kernel multiplies the batch quantized ({@link BatchQuants}), each
+     * {@code xᵢ} may also be off by half its block's step {@code d = max|x| / 127}: add {@code Σ|wᵢ| d / 2}.
      */
     @ParameterizedTest(name = "{0} vector={1} threads={2} outRows={3}")
     @MethodSource("formatsAndKernels")
@@ -44,23 +46,40 @@ class MatmulTest {
         int cols = TensorFormatTest.colsFor(type);
         TestTensors.TestTensor weights = TestTensors.random(type, outRows, cols, new Random(10));
         float[] x = TestTensors.gaussian(BATCH * cols, new Random(11));
+        boolean quantizesBatch = vector && type == TensorType.Q4_0 && PackedQ4_0.packs(outRows);
         try (CpuBackend backend = new CpuBackend(threads, vector)) {
             float[] got = multiply(backend, backend.upload(weights.tensor()), x, BATCH, cols);
             for (int r = 0; r < BATCH; r++) {
+                double[] halfSteps = quantizesBatch ? halfSteps(x, r * cols, cols) : new double[cols];
                 for (int i = 0; i < outRows; i++) {
                     double expected = 0;
                     double magnitude = 0;
+                    double quantization = 0;
                     for (int k = 0; k < cols; k++) {
                         expected += weights.values()[i * cols + k] * x[r * cols + k];
                         magnitude += weights.magnitudes()[i * cols + k] * Math.abs(x[r * cols + k]);
+                        quantization += weights.magnitudes()[i * cols + k] * halfSteps[k];
                     }
-                    double bound = (cols + 8) * 0x1p-23 * magnitude;
+                    double bound = (cols + 8) * 0x1p-23 * magnitude + quantization;
                     double error = Math.abs(got[r * outRows + i] - expected);
                     assertTrue(error <= bound, type + " row " + r + " output " + i + ": " + got[r * outRows + i]
                             + " vs " + expected + ", error " + error + " > " + bound);
                 }
             }
         }
+    }
+
+    /** @return per element of the row, half its block's quantization step, a little rounded up */
+    private static double[] halfSteps(float[] x, int offset, int cols) {
+        double[] halfSteps = new double[cols];
+        for (int block = 0; block < cols; block += BatchQuants.BLOCK) {
+            double largest = 0;
+            for (int k = block; k < block + BatchQuants.BLOCK; k++) {
+                largest = Math.max(largest, Math.abs(x[offset + k]));
+            }
+            Arrays.fill(halfSteps, block, block + BatchQuants.BLOCK, largest / 127 / 2 * (1 + 0x1p-20));
+        }
+        return halfSteps;
     }
 
     static Stream<Arguments> formatsKernelsAndBatches() {
@@ -72,9 +91,9 @@ class MatmulTest {
 
     /**
      * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
-     * batch runs the fused kernels (2 rows), the tiles (9 rows) or, for Q8_0 at 64 output rows, the repacked
-     * kernels (8 rows together and 1 alone); and for float formats with rows of no whole
-     * vectors too (tiles only, the tail after the vectors added last).
+     * batch runs the fused kernels (2 rows), the tiles (9 rows) or, at 64 output rows, the repacked kernels
+     * (Q8_0: 8 rows together and 1 alone; Q4_0: 2 together and 1 alone); and for float formats with rows of no
+     * whole vectors too (tiles only, the tail after the vectors added last).
      */
     @ParameterizedTest(name = "{0} vector={1} threads={2} outRows={3} batch={4}")
     @MethodSource("formatsKernelsAndBatches")

@@ -1,0 +1,92 @@
+package io.gantry.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A batch quantized as ggml quantizes the activations its Q4_0 kernels multiply (Q8_0 blocks): per block of 32
+ * elements a float scale {@code d = max|x| / 127} and the integers {@code x' = rint(x / d)}, in -127..127. Each row
+ * is quantized alone, so its quants do not depend on its batch. The arrays are reused from call to call (one
+ * multiplication at a time, see {@link Matmul}).
+ *
+ * <p>The quants are stored as the integer kernels of {@link PackedQ4_0} multiply them, as shorts: a block's first
+ * 16 as they are, each of its last 16 less 16 times its partner 16 places earlier ({@code x'[16 + i] - 16 x'[i]}),
+ * and per block the term {@code -8 Σ x'[i]} over the first 16. With them a kernel multiplies a byte of two
+ * nibbles as one number, see {@link PackedQ4_0}.
+ */
+final class BatchQuants {
+
+    static final int BLOCK = 32;
+    /** Shorts with one lane per float lane. */
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class,
+            VectorShape.forBitSize(Simd.LANES * Short.SIZE));
+    private static final float LARGEST_QUANT = 127;
+    /** Elements from which the workers quantize a batch; the caller does smaller ones in microseconds. */
+    private static final int PARALLEL = 1 << 16;
+
+    private static final int HALF = BLOCK / 2;
+
+    /** Row {@code r}'s block {@code b} element {@code k}: {@code quants[r cols + 32 b + k]}, as paired above. */
+    private short[] quants = new short[0];
+    /** Row {@code r}'s block {@code b}: {@code scales[r cols / 32 + b]}. */
+    private float[] scales = new float[0];
+    /** Row {@code r}'s block {@code b}: {@code offsets[r cols / 32 + b] = -8 Σ x'[i < 16]}. */
+    private short[] offsets = new short[0];
+
+    /** Quantizes {@code rows} rows of {@code cols} elements (a multiple of 32) of {@code in}. */
+    void quantize(float[] in, int rows, int cols, WorkerPool pool) {
+        if (quants.length < rows * cols) {
+            quants = new short[rows * cols];
+            scales = new float[rows * cols / BLOCK];
+            offsets = new short[rows * cols / BLOCK];
+        }
+        int blocks = rows * cols / BLOCK;
+        if (rows * cols < PARALLEL) {
+            quantizeBlocks(in, 0, blocks);
+        } else {
+            int perTask = Math.ceilDiv(blocks, 4 * pool.threads());
+            pool.run(Math.ceilDiv(blocks, perTask), (task, worker) -> quantizeBlocks(in, task * perTask,
+                    Math.min(blocks, (task + 1) * perTask)));
+        }
+    }
+
+    short[] quants() {
+        return quants;
+    }
+
+    float[] scales() {
+        return scales;
+    }
+
+    short[] offsets() {
+        return offsets;
+    }
+
+    private void quantizeBlocks(float[] in, int start, int end) {
+        for (int block = start; block < end; block++) {
+            int at = block * BLOCK;
+            FloatVector largest = FloatVector.zero(Simd.F);
+            for (int i = 0; i < BLOCK; i += Simd.LANES) {
+                largest = largest.max(FloatVector.fromArray(Simd.F, in, at + i).abs());
+            }
+            float d = largest.reduceLanes(VectorOperators.MAX) / LARGEST_QUANT;
+            float inverse = d == 0 ? 0 : 1 / d;
+            scales[block] = d;
+            for (int i = 0; i < BLOCK; i += Simd.LANES) {
+                // Adding and taking away 1.5 * 2^23 rounds to the nearest integer (ties to even), as Math.rint.
+                FloatVector scaled = FloatVector.fromArray(Simd.F, in, at + i).mul(inverse)
+                        .add(Simd.ROUND_TO_INTEGER).sub(Simd.ROUND_TO_INTEGER);
+                ((ShortVector) scaled.convertShape(VectorOperators.F2S, S, 0)).intoArray(quants, at + i);
+            }
+            int sum = 0;
+            for (int i = 0; i < HALF; i++) {
+                sum += quants[at + i];
+                quants[at + HALF + i] -= (short) (16 * quants[at + i]);
+            }
+            offsets[block] = (short) (-8 * sum);
+        }
+    }
+}

@@ -1,0 +1,207 @@
+package io.gantry.backend.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A Q4_0 weight repacked for integer kernels: it multiplies the batch quantized to 8 bits ({@link BatchQuants}),
+ * as ggml's Q4_0 kernels do, and sums each block's products exactly in 16-bit lanes, two lanes per float lane.
+ * Per block the lanes' sums are converted to floats and scaled: {@code out += (Σ (q - 8)·x) · dx · dw}.
+ *
+ * <p>Why 16 bits: {@code |q - 8| ≤ 8} and {@code |x| ≤ 127}, so a block's 32 products sum to at most 32,512 in
+ * magnitude, and a 16-bit multiply handles twice the lanes of a float FMA. Lanes wrap around on overflow, so
+ * partial sums may leave that range as long as the block's sum is in it: the sum is still exact.
+ *
+ * <p>Decoding: a byte holds weight {@code i} of a block as {@code u = q}, unsigned, in its low nibble and weight
+ * {@code 16 + i} as {@code h = q - 8}, signed, in its high one; read as a signed byte it is {@code s = 16h + u}.
+ * With the batch's quants paired as {@link BatchQuants} stores them,
+ * {@code (u - 8)·x[i] + h·x[16 + i] = s·x[i] + h·(x[16 + i] - 16 x[i]) - 8 x[i]}: one shift decodes a byte, and
+ * the last term, summed over the block, is the batch's own, added once per block.
+ *
+ * <p>Layout: output rows in groups of {@link #GROUP} (the short lanes of a vector); for each group its blocks of
+ * 32 columns in order, each the group's float scales ({@code dw}) and then 16 runs of {@link #GROUP} bytes, run
+ * {@code i} holding row {@code j}'s source byte {@code i} in byte {@code j}: weight {@code i} of the block in the
+ * low nibble and weight {@code 16 + i} in the high one (ggml's order), the high one stored as {@code q ^ 8}. Short
+ * lane {@code 2j} holds row {@code j} and lane {@code 2j + 1} row
+ * {@code GROUP / 2 + j}, so that each half of the rows is one int lane's bottom or top short.
+ *
+ * <p>Order: the integer sums are exact, and each output then takes one multiplication and one FMA per block in
+ * block order, whatever the batch size and whichever kernel runs.
+ */
+final class PackedQ4_0 extends PackedWeight {
+
+    private static final int BLOCK = BatchQuants.BLOCK;
+    private static final int SOURCE_BLOCK_BYTES = 18;
+    private static final int HALF = BLOCK / 2;
+    /** Shorts of the vector shape of {@link Simd#F}: twice its lanes. */
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, Simd.F.vectorShape());
+    /** Output rows of a group: one short lane each. */
+    static final int GROUP = S.length();
+    /** One run: a byte per row of the group. */
+    private static final VectorSpecies<Byte> RUN = VectorSpecies.of(byte.class,
+            VectorShape.forBitSize(GROUP * Byte.SIZE));
+    private static final int SCALE_BYTES = GROUP * Float.BYTES;
+    private static final int BLOCK_BYTES = SCALE_BYTES + HALF * GROUP;
+    /** Flips the top bit of the high nibble: {@code q ^ 8}, read as a signed nibble, is {@code q - 8}. */
+    private static final byte SIGN_HIGH_NIBBLE = (byte) 0x80;
+    /**
+     * Batch rows the wide kernel multiplies together. With 3 or 4, C2 (JDK 25) left the kernel's vectors boxed,
+     * allocating on every step: 3 times slower.
+     */
+    private static final int BATCH_ROWS = 2;
+
+    private final long groupBytes;
+
+    /** @return whether the vector kernels can take a weight of {@code rows} rows: whole groups of 8 or more */
+    static boolean packs(int rows) {
+        return Simd.AVAILABLE && GROUP >= 8 && rows % GROUP == 0;
+    }
+
+    /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
+    PackedQ4_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
+        super((long) BLOCK_BYTES * (cols / BLOCK) * (rows / GROUP), cols);
+        int blocks = cols / BLOCK;
+        this.groupBytes = (long) BLOCK_BYTES * blocks;
+        pool.run(rows / GROUP, (group, worker) -> {
+            float[] scales = new float[GROUP];
+            byte[] rowBytesOfBlock = new byte[HALF];
+            byte[] runs = new byte[HALF * GROUP];
+            for (int block = 0; block < blocks; block++) {
+                for (int row = 0; row < GROUP; row++) {
+                    long at = (long) (group * GROUP + row) * rowBytes + (long) SOURCE_BLOCK_BYTES * block;
+                    scales[row] = Simd.f16(source, at);
+                    MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at + 2, rowBytesOfBlock, 0, HALF);
+                    for (int i = 0; i < HALF; i++) {
+                        runs[i * GROUP + lane(row)] = (byte) (rowBytesOfBlock[i] ^ SIGN_HIGH_NIBBLE);
+                    }
+                }
+                long to = group * groupBytes + (long) BLOCK_BYTES * block;
+                MemorySegment.copy(scales, 0, data, Simd.FLOAT_LE, to, GROUP);
+                MemorySegment.copy(runs, 0, data, ValueLayout.JAVA_BYTE, to + SCALE_BYTES, runs.length);
+            }
+        });
+    }
+
+    @Override
+    int groupRows() {
+        return GROUP;
+    }
+
+    @Override
+    boolean multipliesQuants() {
+        return true;
+    }
+
+    /** Per group, the batch {@link #BATCH_ROWS} rows at a time, then the rest one by one. */
+    @Override
+    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end) {
+        short[] x = quants.quants();
+        float[] dx = quants.scales();
+        short[] offsets = quants.offsets();
+        int blocks = cols / BLOCK;
+        for (int group = start / GROUP; group < end / GROUP; group++) {
+            long at = group * groupBytes;
+            int r = 0;
+            for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
+                multiplyTwo(at, x, dx, offsets, r, out, r * outRows + group * GROUP, outRows);
+            }
+            for (; r < rows; r++) {
+                multiplyOne(at, x, dx, offsets, r, out, r * outRows + group * GROUP);
+            }
+        }
+    }
+
+    /** @return the signed high nibbles {@code h} of a run widened to shorts */
+    private static ShortVector high(ShortVector run) {
+        return run.lanewise(VectorOperators.ASHR, 4);
+    }
+
+    // The helpers below stay under 35 bytecodes: C2 inlines larger ones only where it finds the call hot, and
+    // the kernels' once-per-block calls are not; a vector passed to a call that is not inlined is boxed.
+
+    /** @return the bottom short of each int lane, as floats: the sums of the group's first half of rows */
+    private static FloatVector bottom(ShortVector sums) {
+        return (FloatVector) sums.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
+                .lanewise(VectorOperators.ASHR, 16).castShape(Simd.F, 0);
+    }
+
+    /** @return the top short of each int lane, as floats: the sums of the group's second half of rows */
+    private static FloatVector top(ShortVector sums) {
+        // Shifts within int lanes: a cast of the top half of the short lanes would move lanes across the vector,
+        // which C2 does not compile to one instruction.
+        return (FloatVector) sums.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).castShape(Simd.F, 0);
+    }
+
+    /** @return the short lane holding output row {@code row} of a group: rows alternate between the halves */
+    private static int lane(int row) {
+        return row < GROUP / 2 ? 2 * row : 2 * (row - GROUP / 2) + 1;
+    }
+
+    /** The group at byte offset {@code at} times batch rows {@code r} and {@code r + 1}: outputs at {@code out[o]}. */
+    private void multiplyTwo(long at, short[] x, float[] dx, short[] offsets, int r, float[] out, int o, int outRows) {
+        FloatVector a0 = FloatVector.zero(Simd.F);
+        FloatVector a1 = a0;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        int blocks = cols / BLOCK;
+        int x0 = r * cols;
+        for (int block = 0; block < blocks; block++) {
+            long scales = at + (long) BLOCK_BYTES * block;
+            long runs = scales + SCALE_BYTES;
+            int d = r * blocks + block;
+            ShortVector s0 = ShortVector.broadcast(S, offsets[d]);
+            ShortVector s1 = ShortVector.broadcast(S, offsets[d + blocks]);
+            int c = x0 + BLOCK * block;
+            for (int i = 0; i < HALF; i++) {
+                ShortVector run = (ShortVector) ByteVector.fromMemorySegment(RUN, data, runs + (long) GROUP * i,
+                        Simd.LE).castShape(S, 0);
+                ShortVector h = high(run);
+                int k = c + i;
+                s0 = s0.add(run.mul(x[k])).add(h.mul(x[k + HALF]));
+                s1 = s1.add(run.mul(x[k + cols])).add(h.mul(x[k + cols + HALF]));
+            }
+            FloatVector first = FloatVector.fromMemorySegment(Simd.F, data, scales, Simd.LE);
+            FloatVector second = FloatVector.fromMemorySegment(Simd.F, data, scales + SCALE_BYTES / 2, Simd.LE);
+            a0 = bottom(s0).mul(dx[d]).fma(first, a0);
+            b0 = top(s0).mul(dx[d]).fma(second, b0);
+            a1 = bottom(s1).mul(dx[d + blocks]).fma(first, a1);
+            b1 = top(s1).mul(dx[d + blocks]).fma(second, b1);
+        }
+        int half = Simd.LANES;
+        a0.intoArray(out, o);
+        b0.intoArray(out, o + half);
+        a1.intoArray(out, o + outRows);
+        b1.intoArray(out, o + outRows + half);
+    }
+
+    /** As {@link #multiplyTwo} for batch row {@code r} alone, with the same operations per output. */
+    private void multiplyOne(long at, short[] x, float[] dx, short[] offsets, int r, float[] out, int o) {
+        FloatVector a = FloatVector.zero(Simd.F);
+        FloatVector b = a;
+        int blocks = cols / BLOCK;
+        for (int block = 0; block < blocks; block++) {
+            long scales = at + (long) BLOCK_BYTES * block;
+            long runs = scales + SCALE_BYTES;
+            int d = r * blocks + block;
+            ShortVector sums = ShortVector.broadcast(S, offsets[d]);
+            int c = r * cols + BLOCK * block;
+            for (int i = 0; i < HALF; i++) {
+                ShortVector run = (ShortVector) ByteVector.fromMemorySegment(RUN, data, runs + (long) GROUP * i,
+                        Simd.LE).castShape(S, 0);
+                sums = sums.add(run.mul(x[c + i])).add(high(run).mul(x[c + i + HALF]));
+            }
+            a = bottom(sums).mul(dx[d]).fma(FloatVector.fromMemorySegment(Simd.F, data, scales, Simd.LE), a);
+            b = top(sums).mul(dx[d]).fma(FloatVector.fromMemorySegment(Simd.F, data, scales + SCALE_BYTES / 2,
+                    Simd.LE), b);
+        }
+        a.intoArray(out, o);
+        b.intoArray(out, o + Simd.LANES);
+    }
+}
