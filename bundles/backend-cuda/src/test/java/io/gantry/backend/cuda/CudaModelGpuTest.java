@@ -31,7 +31,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Whole models on CUDA against the CPU backend: stories260K's 256-token greedy reference reproduced exactly,
+ * Whole models on CUDA against the CPU backend's scalar kernels (its vector kernels multiply Q4_0 weights with
+ * activations quantized to 8 bits, which alone moves logits by about 2%): stories260K's 256-token greedy reference reproduced exactly,
  * and logits of a prefill step and decode steps within {@value #LOGIT_TOLERANCE} of the largest logit's
  * magnitude on the random fixture and on generated models of every writable format. Skips where no CUDA
  * device or no shared models folder is available.
@@ -92,7 +93,7 @@ class CudaModelGpuTest {
 
     /** Runs one 40-token prefill step for two sequences, then 4 decode steps, on both backends. */
     private static void compareWithCpu(Path model) throws IOException {
-        try (GgufFile file = GgufFile.open(model); CpuBackend cpu = new CpuBackend(2, true)) {
+        try (GgufFile file = GgufFile.open(model); CpuBackend cpu = new CpuBackend(2, false)) {
             ModelConfig config = ModelConfig.fromGguf(file);
             float[][] cpuLogits = run(file, config, cpu);
             float[][] cudaLogits = run(file, config, cuda);

@@ -8,9 +8,11 @@ import io.gantry.engine.gguf.GgufFile;
 import io.gantry.engine.gguf.GgufFormatException;
 import io.gantry.engine.gguf.GgufTensorInfo;
 import io.gantry.engine.gguf.GgufWriter;
+import io.gantry.engine.model.BlockTables;
 import io.gantry.engine.model.Generator;
 import io.gantry.engine.model.ModelConfig;
 import io.gantry.engine.model.ModelWeights;
+import io.gantry.engine.model.StepBatch;
 import io.gantry.engine.model.Transformer;
 import io.gantry.engine.tokenizer.Tokenizer;
 import io.gantry.engine.tokenizer.Tokenizers;
@@ -23,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -174,6 +177,52 @@ class ModelSynthesizerTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The vector kernels multiply Q4_0 weights with the batch quantized to 8 bits, as ggml does; the scalar kernels
+     * with float activations. Over a whole model, prompt and decode steps, their logits stay within 5% of the
+     * largest logit: on this random 64-wide model they differ by 1.4% to 3.1% (2% to 2.8% at 256 wide). A wrong
+     * scale or nibble would put them apart by the logits' own size.
+     */
+    @Test
+    void q4_0LogitsOfQuantizedActivationsStayCloseToFloatActivations() throws IOException {
+        Path path = synthesize("tiny-q4_0.gguf", TINY, TensorType.Q4_0, 4, 2);
+        float[][] quantized = logits(path, true);
+        float[][] exact = logits(path, false);
+        for (int step = 0; step < exact.length; step++) {
+            double largest = 0;
+            double worst = 0;
+            for (int i = 0; i < exact[step].length; i++) {
+                largest = Math.max(largest, Math.abs(exact[step][i]));
+                worst = Math.max(worst, Math.abs(exact[step][i] - quantized[step][i]));
+            }
+            assertTrue(worst <= 5e-2 * largest, "step " + step + ": logits differ by " + worst + ", largest " + largest);
+            assertTrue(worst > 0, "the vector kernels quantize the batch, so some logit differs");
+        }
+    }
+
+    /** @return the logits of a 24-token prompt's last token, then of 4 greedy decode steps */
+    private static float[][] logits(Path path, boolean vector) throws IOException {
+        int prompt = 24;
+        int steps = 5;
+        try (GgufFile file = GgufFile.open(path); CpuBackend backend = new CpuBackend(2, vector)) {
+            ModelConfig config = ModelConfig.fromGguf(file);
+            int[] table = BlockTables.consecutive(new int[] {prompt + steps}, 16, 64)[0];
+            int[] tokens = new Random(5).ints(prompt + steps, 0, config.vocabularySize()).toArray();
+            float[][] logits = new float[steps][];
+            try (ModelWeights weights = ModelWeights.upload(file, config, backend);
+                    Transformer transformer = new Transformer(weights, prompt, 1, 64)) {
+                StepBatch batch = new StepBatch(1, prompt, 16);
+                for (int step = 0; step < steps; step++) {
+                    batch.clear();
+                    int start = step == 0 ? 0 : prompt + step - 1;
+                    batch.add(tokens, start, step == 0 ? prompt : 1, start, table, true);
+                    logits[step] = Arrays.copyOf(transformer.forward(batch), config.vocabularySize());
+                }
+            }
+            return logits;
         }
     }
 
