@@ -16,7 +16,7 @@ final class BackendOption {
     /** The backends a command can run on. */
     enum Kind {
         /** Vector API kernels on the host CPU. */
-        CPU("on the Java heap"),
+        CPU("in native memory, off the Java heap"),
         /** CUDA kernels on GPU 0; fails where CUDA cannot start. */
         CUDA("in GPU memory");
 

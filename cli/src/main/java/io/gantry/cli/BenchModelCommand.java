@@ -1,5 +1,6 @@
 package io.gantry.cli;
 
+import io.gantry.api.backend.KvPoolSpec;
 import io.gantry.api.inference.SamplingParams;
 import io.gantry.engine.model.BlockTables;
 import io.gantry.engine.model.StepBatch;
@@ -77,6 +78,9 @@ final class BenchModelCommand implements Callable<Integer> {
             description = "Seed of the random prompt tokens (default: ${DEFAULT-VALUE}).")
     private long seed;
 
+    @Mixin
+    private KvCacheTypeOption kvCacheType;
+
     @Option(names = "--profile",
             description = "After the table, where each test's time went: every backend operation timed, per weight "
                     + "and batch size, with the backend synchronised after each (so the table's t/s are lower).")
@@ -104,7 +108,7 @@ final class BenchModelCommand implements Callable<Integer> {
                     .filter(pool -> pool.getType() == MemoryType.HEAP).toList();
             heapPools.forEach(MemoryPoolMXBean::resetPeakUsage);
             try (Transformer transformer = new Transformer(model.weights, Math.max(promptLength, maxBatch), maxBatch,
-                    Math.multiplyExact(maxBatch, slotsPerSequence))) {
+                    Math.multiplyExact(maxBatch, slotsPerSequence), kvCacheType.kvCacheType())) {
                 Bench bench = new Bench(transformer, maxBatch, sequenceLength);
                 List<BenchTest> tests = new ArrayList<>();
                 tests.add(new BenchTest("pp" + promptLength, promptLength, 0, () -> { }, bench::prefill));
@@ -163,11 +167,12 @@ final class BenchModelCommand implements Callable<Integer> {
                             + Units.bytes(BackendOption.COPY_TEST_BYTES) + " " + BackendOption.COPY_TEST_REPEATS
                             + " times): " + gigabytesPerSecond(copyBandwidth) + ".");
                 }
-                out.println("KV pool: " + transformer.kvSlots() + " slots, " + Units.bytes(kvPoolBytes(model,
-                        transformer)) + " (F32, " + backend.kvPoolPlace() + "). Java heap after the model loaded: peak used "
-                        + Units.bytes(peakHeap) + " (the heap pools' peaks summed, garbage not yet collected "
-                        + "included), live after a final GC " + Units.bytes(memory.getHeapMemoryUsage().getUsed())
-                        + ", both with the KV pool; max heap " + Units.bytes(Runtime.getRuntime().maxMemory()) + ".");
+                KvPoolSpec pool = transformer.kvPoolSpec();
+                out.println("KV pool: " + pool.capacitySlots() + " slots, " + Units.bytes(pool.bytes()) + " ("
+                        + pool.elementType() + ", " + backend.kvPoolPlace() + "). Java heap after the model loaded: "
+                        + "peak used " + Units.bytes(peakHeap) + " (the heap pools' peaks summed, garbage not yet "
+                        + "collected included), live after a final GC " + Units.bytes(memory.getHeapMemoryUsage()
+                        .getUsed()) + "; max heap " + Units.bytes(Runtime.getRuntime().maxMemory()) + ".");
                 profiles.forEach(Runnable::run);
                 out.flush();
             }
@@ -197,10 +202,6 @@ final class BenchModelCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--batches must be positive numbers, got "
                     + Arrays.toString(batches));
         }
-    }
-
-    private static long kvPoolBytes(LoadedModel model, Transformer transformer) {
-        return 2L * model.config.blockCount() * model.config.kvLength() * transformer.kvSlots() * Float.BYTES;
     }
 
     /**

@@ -30,6 +30,9 @@ final class EngineOptions {
     private int requestTimeout;
 
     @Mixin
+    private KvCacheTypeOption kvCacheType;
+
+    @Mixin
     private ThreadsOption threads;
 
     /**
@@ -37,7 +40,7 @@ final class EngineOptions {
      * @throws IllegalArgumentException naming an option whose value is wrong
      */
     EngineSettings settings() {
-        return new EngineSettings(maxNumSeqs, maxNumBatchedTokens, kvCacheMb, blockSize, threads.threads(),
-                requestTimeout);
+        return new EngineSettings(maxNumSeqs, maxNumBatchedTokens, kvCacheMb, kvCacheType.kvCacheType(), blockSize,
+                threads.threads(), requestTimeout);
     }
 }

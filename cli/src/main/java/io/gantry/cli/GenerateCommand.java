@@ -102,6 +102,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     private BackendOption backend;
 
+    @Mixin
+    private KvCacheTypeOption kvCacheType;
+
     @Override
     public Integer call() throws IOException {
         SamplingParams sampling = sampling();
@@ -122,7 +125,7 @@ final class GenerateCommand implements Callable<Integer> {
             int[] promptTokens = promptTokens(tokenizer);
             int length = (int) Math.min(model.config.contextLength(), (long) promptTokens.length + maxTokens);
             try (Transformer transformer = new Transformer(model.weights, Math.min(PREFILL_CHUNK, promptTokens.length),
-                    1, Math.ceilDiv(length, KV_BLOCK) * KV_BLOCK)) {
+                    1, Math.ceilDiv(length, KV_BLOCK) * KV_BLOCK, kvCacheType.kvCacheType())) {
                 Generator.Request request = new Generator.Request(promptTokens, sampling, maxTokens, ignoreEos,
                         logprobs == null ? -1 : logprobs, stop);
                 err.println("gantry: prompt " + promptTokens.length + " tokens; sampling " + describe(sampling));

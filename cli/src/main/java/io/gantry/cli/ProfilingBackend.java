@@ -159,6 +159,11 @@ final class ProfilingBackend implements DeviceBackend {
     }
 
     @Override
+    public Set<TensorType> kvTypes() {
+        return device.kvTypes();
+    }
+
+    @Override
     public KvPool allocateKvPool(KvPoolSpec spec) {
         return device.allocateKvPool(spec);
     }

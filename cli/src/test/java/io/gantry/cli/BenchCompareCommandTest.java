@@ -75,10 +75,10 @@ class BenchCompareCommandTest {
     void aStrategyWhoseStepsFailIsStoppedAndReported() throws Exception {
         Path model = Cli.sharedModel("stories260K.gguf");
         Path out = folder.resolve("failed");
-        // 3 MiB hold 2457 KV slots of stories260K, enough for its 2048-token context, but not one block of 4096
+        // 3 MiB hold 2457 F32 KV slots of stories260K, enough for its 2048-token context, but not one block of 4096
         // tokens: the paged allocator cannot attach, so every step fails.
         Cli.Run run = Cli.run("bench", "compare", "--model", model.toString(), "--strategies", "static+paged",
-                "--requests", "4", "--kv-cache-mb", "3", "--block-size", "4096", "--threads", "2", "--output",
+                "--requests", "4", "--kv-cache-mb", "3", "--kv-cache-type", "f32", "--block-size", "4096", "--threads", "2", "--output",
                 out.toString());
         assertEquals(1, run.exitCode(), run.toString());
         assertTrue(run.err().contains("static+paged was stopped: an engine step failed: A KV pool of"), run.err());
@@ -90,7 +90,7 @@ class BenchCompareCommandTest {
     void aKvCacheTooSmallForOneSequenceIsRefusedWithWhatToChange() {
         Path model = Cli.sharedModel("stories260K.gguf");
         Cli.Run run = Cli.run("bench", "compare", "--model", model.toString(), "--strategies", "continuous",
-                "--requests", "4", "--kv-cache-mb", "2", "--threads", "2", "--output",
+                "--requests", "4", "--kv-cache-mb", "2", "--kv-cache-type", "f32", "--threads", "2", "--output",
                 folder.resolve("small").toString());
         assertEquals(1, run.exitCode(), run.toString());
         assertTrue(run.err().contains("raise kvCacheMb to at least 3"), run.err());

@@ -1,5 +1,6 @@
 package io.gantry.cli.compare;
 
+import io.gantry.api.backend.TensorType;
 import io.gantry.engine.serving.ServingLimits;
 
 import java.time.Duration;
@@ -10,12 +11,13 @@ import java.time.Duration;
  * @param maxNumSeqs            most sequences in one step (also the static scheduler's batch size)
  * @param maxNumBatchedTokens   most tokens in one step
  * @param kvCacheMb             memory for the KV pool, in MiB
+ * @param kvCacheType           the KV pool's element type, F16 or F32
  * @param blockSize             tokens per KV block of the paged allocators
  * @param threads               threads of the CPU backend
  * @param requestTimeoutSeconds how long one request may take before it ends as timed out
  */
-public record EngineSettings(int maxNumSeqs, int maxNumBatchedTokens, int kvCacheMb, int blockSize, int threads,
-        int requestTimeoutSeconds) {
+public record EngineSettings(int maxNumSeqs, int maxNumBatchedTokens, int kvCacheMb, TensorType kvCacheType,
+        int blockSize, int threads, int requestTimeoutSeconds) {
 
     /** Checks the values the limits do not check, naming the option that sets them. */
     public EngineSettings {
@@ -47,6 +49,6 @@ public record EngineSettings(int maxNumSeqs, int maxNumBatchedTokens, int kvCach
      */
     public ServingLimits limits(int requests) {
         return new ServingLimits(maxNumSeqs, maxNumBatchedTokens, Math.max(1, requests), (long) kvCacheMb << 20,
-                Duration.ofSeconds(requestTimeoutSeconds));
+                Duration.ofSeconds(requestTimeoutSeconds), 0, kvCacheType);
     }
 }

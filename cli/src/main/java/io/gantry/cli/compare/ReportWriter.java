@@ -174,7 +174,8 @@ public final class ReportWriter {
                 + model.contextLength() + ", vocabulary " + model.vocabularySize() + ")"});
         lines.add(new String[] {"Backend", report.backend()});
         lines.add(new String[] {"Engine", "max-num-seqs " + engine.maxNumSeqs() + ", max-num-batched-tokens "
-                + engine.maxNumBatchedTokens() + ", KV cache " + engine.kvCacheMb() + " MiB, KV block size "
+                + engine.maxNumBatchedTokens() + ", KV cache " + engine.kvCacheMb() + " MiB of "
+                + engine.kvCacheType() + ", KV block size "
                 + engine.blockSize() + " (paged), request timeout " + engine.requestTimeoutSeconds() + " s"});
         lines.add(new String[] {"Workload", workload.requests() + " requests, "
                 + (Double.isInfinite(workload.requestRate()) ? "all at once" : "Poisson arrivals at "

@@ -2,6 +2,7 @@ package io.gantry.cli.compare;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.gantry.api.backend.TensorType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,7 +47,7 @@ class ReportWriterTest {
         WorkloadSpec workload = new WorkloadSpec(4, Double.POSITIVE_INFINITY, 2, LengthDistribution.parse("10"),
                 LengthDistribution.parse("5"), 0, true, PriorityPattern.NONE, 1);
         return new ComparisonReport("test", "2026-01-01T00:00:00Z", new ComparisonReport.Model("m.gguf", "m", "llama",
-                1000, 256, 512), "cpu", new EngineSettings(16, 512, 64, 16, 2, 60), workload, "none",
+                1000, 256, 512), "cpu", new EngineSettings(16, 512, 64, TensorType.F16, 16, 2, 60), workload, "none",
                 ComparisonReport.Machine.current(), List.of(
                         StrategyResult.of(Strategy.parse("continuous"), fourRequests(false)),
                         StrategyResult.of(Strategy.parse("static+contiguous"), fourRequests(true))));

@@ -52,9 +52,18 @@ public interface DeviceBackend {
     DeviceBuffer allocate(int rows, int cols);
 
     /**
-     * @param spec the pool's shape
+     * @return the element types a KV pool of this backend can hold, {@link TensorType#F32} always; the engine
+     *         takes {@link TensorType#F16} where offered unless configured otherwise
+     */
+    default Set<TensorType> kvTypes() {
+        return Set.of(TensorType.F32);
+    }
+
+    /**
+     * @param spec the pool's shape and element type, one of {@link #kvTypes()}
      * @return a new KV pool
      * @throws OutOfMemoryError if the device cannot hold it
+     * @throws IllegalArgumentException if the element type is not one of {@link #kvTypes()}
      */
     KvPool allocateKvPool(KvPoolSpec spec);
 

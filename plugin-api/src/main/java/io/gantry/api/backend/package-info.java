@@ -4,7 +4,7 @@
  * written once, in the engine, against these operations: a new backend needs no architecture code and a
  * new architecture needs no backend code.
  */
-@Version("1.0.0")
+@Version("1.1.0")
 @Export
 package io.gantry.api.backend;
 

@@ -68,6 +68,8 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(CpuBackend.class.getName());
     private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(30);
     /** Below this many elements an elementwise operation runs on the calling thread: waking workers costs more. */
+    /** Every element type a {@link KvPoolSpec} allows. */
+    private static final Set<TensorType> KV_TYPES = Set.of(TensorType.F32, TensorType.F16);
     private static final int PARALLEL_MIN_ELEMENTS = 1 << 15;
 
     private final boolean vector;
@@ -193,6 +195,11 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
     }
 
     @Override
+    public Set<TensorType> kvTypes() {
+        return KV_TYPES;
+    }
+
+    @Override
     public KvPool allocateKvPool(KvPoolSpec spec) {
         enter();
         try {
@@ -308,8 +315,6 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
             int cols = kvHeads * headDim;
             float[] keys = data(k, rows.rows(), cols, "storeKv keys");
             float[] values = data(v, rows.rows(), cols, "storeKv values");
-            float[] layerKeys = kv.keys(layer);
-            float[] layerValues = kv.values(layer);
             for (int r = 0; r < rows.rows(); r++) {
                 int slot = batch.slot(rows.sequence()[r], rows.position()[r]);
                 if (slot < 0 || slot >= capacity) {
@@ -318,9 +323,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
                             + capacity + " slots");
                 }
                 for (int h = 0; h < kvHeads; h++) {
-                    int to = (h * capacity + slot) * headDim;
-                    System.arraycopy(keys, r * cols + h * headDim, layerKeys, to, headDim);
-                    System.arraycopy(values, r * cols + h * headDim, layerValues, to, headDim);
+                    kv.store(layer, ((long) h * capacity + slot) * headDim, keys, values, r * cols + h * headDim);
                 }
             }
         } finally {

@@ -2,36 +2,51 @@ package io.gantry.backend.cpu;
 
 import io.gantry.api.backend.KvPool;
 import io.gantry.api.backend.KvPoolSpec;
+import io.gantry.api.backend.TensorType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Keys and values in F32, one {@code float[]} per layer for each. Within a layer, head {@code h}'s vector for
- * slot {@code s} starts at {@code (h * capacitySlots + s) * headDim}: head-major, so the slots of one block
- * table block are contiguous for each head and attention streams them.
+ * Keys and values in F32 or F16 ({@link KvPoolSpec#elementType()}), off the Java heap (freed on
+ * {@link #release()}, not by a collection, and not bounded by the heap size), one segment per layer for each.
+ * Within a layer, head {@code h}'s vector for slot {@code s} starts at element {@code (h * capacitySlots + s) *
+ * headDim}: head-major, so the slots of one block table block are contiguous for each head and attention streams
+ * them.
  */
 final class CpuKvPool implements KvPool, CpuBackend.Allocation {
 
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT;
+
     private final CpuBackend owner;
     private final KvPoolSpec spec;
-    private volatile float[][] keys;
-    private volatile float[][] values;
+    private final boolean half;
+    private final Arena arena = Arena.ofShared();
+    private final AtomicBoolean released = new AtomicBoolean();
+    private final MemorySegment[] keys;
+    private final MemorySegment[] values;
 
-    /** @throws OutOfMemoryError if a layer does not fit a Java array or the heap cannot hold the pool */
+    /** @throws OutOfMemoryError if the machine cannot hold the pool */
     CpuKvPool(CpuBackend owner, KvPoolSpec spec) {
         this.owner = owner;
         this.spec = spec;
-        long perLayer = (long) spec.kvHeads() * spec.headDim() * spec.capacitySlots();
-        if (perLayer > Integer.MAX_VALUE - 8) {
-            throw new OutOfMemoryError("A KV pool layer of " + perLayer + " floats exceeds the CPU backend's limit of "
-                    + (Integer.MAX_VALUE - 8) + " per layer; use fewer slots");
+        this.half = spec.elementType() == TensorType.F16;
+        long layerBytes = spec.bytes() / spec.layers() / 2;
+        keys = new MemorySegment[spec.layers()];
+        values = new MemorySegment[spec.layers()];
+        try {
+            for (int layer = 0; layer < spec.layers(); layer++) {
+                // Zeroed: slots no sequence wrote yet read as zeros, as a fresh heap array did.
+                keys[layer] = arena.allocate(layerBytes, 64);
+                values[layer] = arena.allocate(layerBytes, 64);
+            }
+        } catch (OutOfMemoryError e) {
+            arena.close();
+            throw new OutOfMemoryError("A KV pool of " + spec.bytes() + " bytes does not fit this machine's memory; "
+                    + "use fewer slots");
         }
-        float[][] k = new float[spec.layers()][];
-        float[][] v = new float[spec.layers()][];
-        for (int layer = 0; layer < spec.layers(); layer++) {
-            k[layer] = new float[(int) perLayer];
-            v[layer] = new float[(int) perLayer];
-        }
-        keys = k;
-        values = v;
     }
 
     @Override
@@ -41,34 +56,67 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
 
     @Override
     public long byteSize() {
-        return spec.bytes(Float.BYTES);
+        return spec.bytes();
     }
 
     @Override
     public void release() {
-        keys = null;
-        values = null;
-        owner.forget(this);
+        if (released.compareAndSet(false, true)) {
+            arena.close();
+            owner.forget(this);
+        }
     }
 
     CpuBackend owner() {
         return owner;
     }
 
-    /** @return the keys of {@code layer} */
-    float[] keys(int layer) {
-        return live(keys)[layer];
+    /**
+     * Writes one head's key and value for one slot.
+     *
+     * @param element the first element of the head's vector in the layer ({@code (h * capacitySlots + slot) *
+     *                headDim})
+     */
+    void store(int layer, long element, float[] key, float[] value, int from) {
+        live();
+        int headDim = spec.headDim();
+        if (half) {
+            // A plain loop: C2 vectorises float-to-half conversion loops (vcvtps2ph on x86).
+            MemorySegment k = keys[layer];
+            MemorySegment v = values[layer];
+            for (int i = 0; i < headDim; i++) {
+                k.setAtIndex(HALF, element + i, Float.floatToFloat16(key[from + i]));
+                v.setAtIndex(HALF, element + i, Float.floatToFloat16(value[from + i]));
+            }
+        } else {
+            MemorySegment.copy(key, from, keys[layer], FLOAT, element * Float.BYTES, headDim);
+            MemorySegment.copy(value, from, values[layer], FLOAT, element * Float.BYTES, headDim);
+        }
     }
 
-    /** @return the values of {@code layer} */
-    float[] values(int layer) {
-        return live(values)[layer];
+    /**
+     * Copies {@code count} consecutive slots of one head, keys or values, to {@code out} as floats: the vectors of
+     * slots {@code slot..slot+count-1}, one after the other.
+     *
+     * @param element the first element of the head's vector for {@code slot} in the layer
+     */
+    void read(int layer, boolean ofKeys, long element, int count, float[] out, int outOffset) {
+        live();
+        MemorySegment from = (ofKeys ? keys : values)[layer];
+        int elements = count * spec.headDim();
+        if (half) {
+            // A plain loop: C2 vectorises half-to-float conversion loops (vcvtph2ps on x86).
+            for (int i = 0; i < elements; i++) {
+                out[outOffset + i] = Float.float16ToFloat(from.getAtIndex(HALF, element + i));
+            }
+        } else {
+            MemorySegment.copy(from, FLOAT, element * Float.BYTES, out, outOffset, elements);
+        }
     }
 
-    private static float[][] live(float[][] layers) {
-        if (layers == null) {
+    private void live() {
+        if (released.get()) {
             throw new IllegalStateException("The KV pool has been released");
         }
-        return layers;
     }
 }

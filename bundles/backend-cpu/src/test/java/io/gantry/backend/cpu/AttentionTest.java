@@ -7,6 +7,7 @@ import io.gantry.api.backend.AttentionBatch;
 import io.gantry.api.backend.DeviceBuffer;
 import io.gantry.api.backend.KvPool;
 import io.gantry.api.backend.KvPoolSpec;
+import io.gantry.api.backend.TensorType;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -16,28 +17,35 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * storeKv and attention through block tables: a shuffled table gives exactly what a contiguous one gives,
- * and both match causal grouped-query attention computed in float64 over contiguous keys and values.
+ * and both match causal grouped-query attention computed in float64 over contiguous keys and values (rounded to
+ * half floats first for an F16 pool).
  */
 class AttentionTest {
 
     private static final int HEADS = 4;
     private static final int KV_HEADS = 2;
-    private static final int BLOCKS = 16;
+    /** Blocks of each sequence's table: enough for the longest sequence at the smallest block size. */
+    private static final int BLOCKS_PER_SEQUENCE = 11;
+    private static final int BLOCKS = 40;
     private static final int LAYER = 1;
-    /** Three sequences: a prefill continuing at position 5, a fresh prefill, a decode at position 19. */
-    private static final int[] START_POSITIONS = {5, 0, 19};
-    private static final int[] ROW_COUNTS = {3, 4, 1};
-    private static final int[] FIRST_ROWS = {0, 3, 7};
-    private static final int ROWS = 8;
+    /**
+     * Three sequences: a prefill continuing at position 5, a fresh prefill of more rows than one attention task
+     * takes, a decode at position 70 (its positions fill more than one chunk).
+     */
+    private static final int[] START_POSITIONS = {5, 0, 70};
+    private static final int[] ROW_COUNTS = {3, 11, 1};
+    private static final int[] FIRST_ROWS = {0, 3, 14};
+    private static final int ROWS = 15;
 
     /**
      * Head sizes: 20 is a multiple of no vector width (the scalar tails), 64 of every one (scores by groups of
-     * positions); the decode row attends to 20 positions, more than one group. Blocks of 7 slots: the positions that
-     * the vector kernel multiplies together in fours lie in two blocks.
+     * positions). Blocks of 7 slots: the positions that the vector kernel multiplies together in fours lie in two
+     * blocks, and so do the chunks' first and last positions.
      */
-    @ParameterizedTest(name = "vector={0}, headDim={1}, blockSize={2}")
-    @CsvSource({"true, 20, 8", "false, 20, 8", "true, 64, 8", "false, 64, 8", "true, 64, 7", "false, 64, 7"})
-    void shuffledBlockTablesGiveContiguousAttention(boolean vector, int headDim, int blockSize) {
+    @ParameterizedTest(name = "vector={0}, headDim={1}, blockSize={2}, {3}")
+    @CsvSource({"true, 20, 8, F32", "false, 20, 8, F32", "true, 64, 8, F32", "false, 64, 8, F32",
+            "true, 64, 7, F32", "false, 64, 7, F32", "true, 64, 7, F16", "false, 20, 8, F16"})
+    void shuffledBlockTablesGiveContiguousAttention(boolean vector, int headDim, int blockSize, TensorType type) {
         Random random = new Random(20);
         int kvCols = KV_HEADS * headDim;
         // Per sequence, keys and values of every position it has, and the queries of this step's rows.
@@ -50,21 +58,31 @@ class AttentionTest {
         }
         float[] queries = TestTensors.gaussian(ROWS * HEADS * headDim, random);
 
-        int[][] contiguous = {{0, 1, 2}, {3, 4, 5}, {6, 7, 8}};
         List<Integer> shuffledBlocks = new ArrayList<>();
         for (int b = 0; b < BLOCKS; b++) {
             shuffledBlocks.add(b);
         }
         Collections.shuffle(shuffledBlocks, random);
-        int[][] shuffled = new int[3][3];
-        for (int i = 0; i < 9; i++) {
-            shuffled[i / 3][i % 3] = shuffledBlocks.get(i);
+        int[][] contiguous = new int[3][BLOCKS_PER_SEQUENCE];
+        int[][] shuffled = new int[3][BLOCKS_PER_SEQUENCE];
+        for (int i = 0; i < 3 * BLOCKS_PER_SEQUENCE; i++) {
+            contiguous[i / BLOCKS_PER_SEQUENCE][i % BLOCKS_PER_SEQUENCE] = i;
+            shuffled[i / BLOCKS_PER_SEQUENCE][i % BLOCKS_PER_SEQUENCE] = shuffledBlocks.get(i);
         }
 
         try (CpuBackend backend = new CpuBackend(2, vector)) {
-            float[] throughContiguous = attend(backend, contiguous, keys, values, queries, headDim, blockSize);
-            float[] throughShuffled = attend(backend, shuffled, keys, values, queries, headDim, blockSize);
+            float[] throughContiguous = attend(backend, type, contiguous, keys, values, queries, headDim, blockSize);
+            float[] throughShuffled = attend(backend, type, shuffled, keys, values, queries, headDim, blockSize);
             assertArrayEquals(throughContiguous, throughShuffled, 0f);
+            if (type == TensorType.F16) {
+                for (float[][] stored : List.of(keys, values)) {
+                    for (float[] sequence : stored) {
+                        for (int i = 0; i < sequence.length; i++) {
+                            sequence[i] = Float.float16ToFloat(Float.floatToFloat16(sequence[i]));
+                        }
+                    }
+                }
+            }
             float[] expected = reference(keys, values, queries, headDim);
             for (int i = 0; i < expected.length; i++) {
                 assertEquals(expected[i], throughShuffled[i], 1e-5, "element " + i);
@@ -72,10 +90,10 @@ class AttentionTest {
         }
     }
 
-    private static float[] attend(CpuBackend backend, int[][] tables, float[][] keys, float[][] values,
-            float[] queries, int headDim, int blockSize) {
+    private static float[] attend(CpuBackend backend, TensorType type, int[][] tables, float[][] keys,
+            float[][] values, float[] queries, int headDim, int blockSize) {
         int kvCols = KV_HEADS * headDim;
-        KvPool pool = backend.allocateKvPool(new KvPoolSpec(2, KV_HEADS, headDim, BLOCKS * blockSize));
+        KvPool pool = backend.allocateKvPool(new KvPoolSpec(2, KV_HEADS, headDim, BLOCKS * blockSize, type));
         // Store each sequence's history (earlier steps) and this step's rows in one storeKv call.
         int[] lengths = new int[3];
         int[] firstRows = new int[3];

@@ -34,11 +34,11 @@ class CpuBackendLifecycleTest {
     void closingFreesAllocationsAndRefusesFurtherCalls() {
         CpuBackend backend = new CpuBackend(2, true);
         DeviceBuffer buffer = backend.allocate(2, 8);
-        KvPool pool = backend.allocateKvPool(new KvPoolSpec(1, 1, 8, 4));
-        assertEquals(2L * 8 * 4 * Float.BYTES, pool.byteSize());
+        KvPool pool = backend.allocateKvPool(new KvPoolSpec(1, 1, 8, 4, TensorType.F16));
+        assertEquals(2L * 8 * 4 * Short.BYTES, pool.byteSize());
         backend.close();
         assertThrows(IllegalStateException.class, () -> ((CpuBuffer) buffer).data());
-        assertThrows(IllegalStateException.class, () -> ((CpuKvPool) pool).keys(0));
+        assertThrows(IllegalStateException.class, () -> ((CpuKvPool) pool).read(0, true, 0, 1, new float[8], 0));
         assertThrows(IllegalStateException.class, () -> backend.allocate(1, 1));
         assertThrows(IllegalStateException.class, backend::synchronize);
         backend.close();

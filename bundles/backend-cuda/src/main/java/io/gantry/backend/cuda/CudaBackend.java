@@ -184,8 +184,12 @@ public final class CudaBackend implements DeviceBackend, AutoCloseable {
 
     @Override
     public KvPool allocateKvPool(KvPoolSpec spec) {
+        if (!kvTypes().contains(spec.elementType())) {
+            throw new IllegalArgumentException("The CUDA backend's KV pools hold F32 elements, not "
+                    + spec.elementType());
+        }
         return call("allocateKvPool", () -> {
-            long bytes = spec.bytes(Float.BYTES);
+            long bytes = spec.bytes();
             CUdeviceptr address = device.allocate(bytes, "a KV pool of " + spec.capacitySlots() + " slots");
             CudaMemory.Pool pool = new CudaMemory.Pool(this, address, spec);
             live.add(pool);

@@ -130,7 +130,7 @@ abstract sealed class CudaMemory permits CudaMemory.Weight, CudaMemory.Buffer, C
         private final KvPoolSpec spec;
 
         Pool(CudaBackend owner, CUdeviceptr address, KvPoolSpec spec) {
-            super(owner, address, spec.bytes(Float.BYTES));
+            super(owner, address, spec.bytes());
             this.spec = spec;
         }
 

@@ -5,6 +5,7 @@ import io.gantry.api.backend.DeviceBackend;
 import io.gantry.api.backend.DeviceBuffer;
 import io.gantry.api.backend.KvPool;
 import io.gantry.api.backend.KvPoolSpec;
+import io.gantry.api.backend.TensorType;
 import io.gantry.api.backend.RopeSpec;
 
 import java.util.ArrayList;
@@ -49,10 +50,22 @@ public final class Transformer implements AutoCloseable {
      * @param weights      the model, uploaded to the backend this transformer runs on
      * @param maxRows      the most tokens one step feeds
      * @param maxSequences the most sequences one step asks logits for (at most {@code maxRows})
-     * @param kvSlots      token slots of the KV pool, shared by all sequences through their block tables
+     * @param kvSlots      token slots of the KV pool (F32), shared by all sequences through their block tables
      * @throws OutOfMemoryError if the device cannot hold the buffers or the pool
      */
     public Transformer(ModelWeights weights, int maxRows, int maxSequences, int kvSlots) {
+        this(weights, maxRows, maxSequences, kvSlots, TensorType.F32);
+    }
+
+    /**
+     * @param weights      the model, uploaded to the backend this transformer runs on
+     * @param maxRows      the most tokens one step feeds
+     * @param maxSequences the most sequences one step asks logits for (at most {@code maxRows})
+     * @param kvSlots      token slots of the KV pool, shared by all sequences through their block tables
+     * @param kvType       the KV pool's element type where the backend offers it ({@link #kvType})
+     * @throws OutOfMemoryError if the device cannot hold the buffers or the pool
+     */
+    public Transformer(ModelWeights weights, int maxRows, int maxSequences, int kvSlots, TensorType kvType) {
         if (maxSequences < 1 || maxRows < maxSequences) {
             throw new IllegalArgumentException("Need 1 <= maxSequences <= maxRows, got " + maxSequences + " and "
                     + maxRows);
@@ -75,7 +88,7 @@ public final class Transformer implements AutoCloseable {
             up = buffer(maxRows, config.feedForwardLength());
             logits = buffer(maxSequences, vocabulary);
             kvPool = backend.allocateKvPool(new KvPoolSpec(config.blockCount(), config.headCountKv(),
-                    config.headDim(), kvSlots));
+                    config.headDim(), kvSlots, kvType(backend, kvType)));
         } catch (RuntimeException | Error e) {
             buffers.forEach(DeviceBuffer::release);
             throw e;
@@ -176,6 +189,20 @@ public final class Transformer implements AutoCloseable {
     /** @return token slots in the KV pool */
     public int kvSlots() {
         return kvPool.spec().capacitySlots();
+    }
+
+    /** @return the KV pool's shape and element type */
+    public KvPoolSpec kvPoolSpec() {
+        return kvPool.spec();
+    }
+
+    /**
+     * @param backend the backend the pool lives on
+     * @param wanted  the element type asked for, F16 or F32
+     * @return {@code wanted} if the backend's pools can hold it, else F32 (which every backend's can)
+     */
+    public static TensorType kvType(DeviceBackend backend, TensorType wanted) {
+        return backend.kvTypes().contains(wanted) ? wanted : TensorType.F32;
     }
 
     /** Releases the activation buffers and the KV pool. Idempotent. */

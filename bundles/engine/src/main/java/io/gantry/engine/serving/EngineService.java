@@ -27,6 +27,7 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.osgi.service.metatype.annotations.Option;
 
 /**
  * Registers the engine's {@link InferenceService} and {@link MetricsSource} (an {@link Engine}): loads the
@@ -79,6 +80,13 @@ public final class EngineService {
         /** @return KV cache memory per model in MiB */
         @AttributeDefinition(name = "kvCacheMb", description = "Memory for each model's KV pool, in MiB.")
         int kvCacheMb() default 1024;
+
+        /** @return the KV pool's element type */
+        @AttributeDefinition(name = "kvCacheType", description = "How the KV pool stores keys and values: f32, or "
+                + "f16 (half the memory per token, as llama.cpp's default cache type). A backend whose pools cannot "
+                + "hold f16 uses f32.", options = {@Option(label = "f32", value = "f32"),
+                        @Option(label = "f16", value = "f16")})
+        String kvCacheType() default "f32";
 
         /** @return the longest sequence to serve, 0 for the model's context */
         @AttributeDefinition(name = "maxModelLen", description = "The longest sequence (prompt plus output) to "
@@ -147,7 +155,7 @@ public final class EngineService {
         this.plugins = plugins;
         this.limits = new ServingLimits(config.maxNumSeqs(), config.maxNumBatchedTokens(), config.maxWaiting(),
                 (long) config.kvCacheMb() << 20, Duration.ofSeconds(config.requestTimeoutSeconds()),
-                config.maxModelLen());
+                config.maxModelLen(), ServingLimits.kvCacheType(config.kvCacheType()));
         this.modelSpecs = List.of(config.models());
         this.variants = Variant.parse(config.variants());
         this.config = config;

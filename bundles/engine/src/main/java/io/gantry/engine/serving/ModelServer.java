@@ -58,11 +58,12 @@ public final class ModelServer implements AutoCloseable {
         ServingModel model = ServingModel.open(id, path);
         try {
             int sequence = limits.sequenceLimit(model.config().contextLength());
-            int slots = model.kvSlots(limits.kvCacheBytes(), limits.maxNumSeqs());
+            int slots = model.kvSlots(limits.kvCacheBytes(), limits.maxNumSeqs(), limits.kvCacheType());
             if (slots < sequence) {
                 throw new IllegalArgumentException("a KV cache of " + (limits.kvCacheBytes() >> 20) + " MiB holds "
                         + slots + " tokens of this model, less than one sequence of " + sequence + " tokens; raise "
-                        + "kvCacheMb to at least " + Math.ceilDiv(sequence * model.kvBytesPerSlot(), 1 << 20)
+                        + "kvCacheMb to at least "
+                        + Math.ceilDiv(sequence * model.kvBytesPerSlot(limits.kvCacheType()), 1 << 20)
                         + " or set maxModelLen to " + slots + " or less");
             }
             ModelServer server = new ModelServer(model, variant, plugins, limits, requestIds);

@@ -1,6 +1,8 @@
 package io.gantry.engine.serving;
 
+import io.gantry.api.backend.TensorType;
 import java.time.Duration;
+import java.util.Locale;
 
 /**
  * The limits of one model's step loop (the engine's configuration, {@link EngineService.Config}).
@@ -13,14 +15,29 @@ import java.time.Duration;
  * @param maxModelLen         the longest sequence (prompt plus output) to serve, at most the model's context; 0 for
  *                            the model's context ({@code max_model_len}: what a contiguous KV allocator reserves
  *                            per sequence)
+ * @param kvCacheType         the KV pool's element type, {@link TensorType#F16} or {@link TensorType#F32}
+ *                            ({@code kvCacheType}; a backend that cannot hold F16 gets F32)
  */
 public record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
-        Duration defaultTimeout, int maxModelLen) {
+        Duration defaultTimeout, int maxModelLen, TensorType kvCacheType) {
 
-    /** Limits with the model's context as the longest sequence. */
+    /** Limits with the model's context as the longest sequence and an F32 KV pool. */
     public ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWaiting, long kvCacheBytes,
             Duration defaultTimeout) {
-        this(maxNumSeqs, maxNumBatchedTokens, maxWaiting, kvCacheBytes, defaultTimeout, 0);
+        this(maxNumSeqs, maxNumBatchedTokens, maxWaiting, kvCacheBytes, defaultTimeout, 0, TensorType.F32);
+    }
+
+    /**
+     * @param name {@code f16} or {@code f32}, in any case
+     * @return the KV pool element type it names
+     * @throws IllegalArgumentException for any other name
+     */
+    public static TensorType kvCacheType(String name) {
+        return switch (name.trim().toLowerCase(Locale.ROOT)) {
+            case "f16" -> TensorType.F16;
+            case "f32" -> TensorType.F32;
+            default -> throw new IllegalArgumentException("kvCacheType must be f16 or f32, got '" + name + "'");
+        };
     }
 
     /** @return the longest sequence to serve for a model of {@code context} tokens */
@@ -46,6 +63,9 @@ public record ServingLimits(int maxNumSeqs, int maxNumBatchedTokens, int maxWait
         if (maxModelLen < 0) {
             throw new IllegalArgumentException("maxModelLen must be 0 (the model's context) or positive, got "
                     + maxModelLen);
+        }
+        if (kvCacheType != TensorType.F16 && kvCacheType != TensorType.F32) {
+            throw new IllegalArgumentException("kvCacheType must be f16 or f32, got " + kvCacheType);
         }
         if (defaultTimeout.isNegative() || defaultTimeout.isZero()) {
             throw new IllegalArgumentException("requestTimeoutSeconds must be positive, got " + defaultTimeout);

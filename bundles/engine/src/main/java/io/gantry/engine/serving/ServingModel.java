@@ -1,5 +1,7 @@
 package io.gantry.engine.serving;
 
+import io.gantry.api.backend.KvPoolSpec;
+import io.gantry.api.backend.TensorType;
 import io.gantry.api.inference.ModelInfo;
 import io.gantry.engine.gguf.GgufFile;
 import io.gantry.engine.gguf.GgufTensorInfo;
@@ -16,9 +18,6 @@ import java.time.Instant;
  * the file's mapping until a step loop uploads them to a backend; the file stays open until {@link #close()}.
  */
 final class ServingModel implements AutoCloseable {
-
-    /** Bytes per KV element: the CPU backend's pool holds floats. */
-    private static final int KV_ELEMENT_BYTES = Float.BYTES;
 
     private final String id;
     private final GgufFile file;
@@ -80,18 +79,19 @@ final class ServingModel implements AutoCloseable {
     /**
      * @param bytes        memory for the pool
      * @param maxSequences the most sequences that run together
+     * @param kvType       the pool's element type
      * @return token slots of a KV pool in {@code bytes} (keys and values of every layer per slot), but no more
      *         than twice what {@code maxSequences} sequences of the full context fill (the rest is room for
      *         cached prefixes)
      */
-    int kvSlots(long bytes, int maxSequences) {
-        long slots = Math.min(bytes / kvBytesPerSlot(), 2L * maxSequences * config.contextLength());
+    int kvSlots(long bytes, int maxSequences, TensorType kvType) {
+        long slots = Math.min(bytes / kvBytesPerSlot(kvType), 2L * maxSequences * config.contextLength());
         return (int) Math.min(slots, Integer.MAX_VALUE - 8);
     }
 
-    /** @return the bytes one token slot of the KV pool takes: keys and values of every layer */
-    long kvBytesPerSlot() {
-        return 2L * config.blockCount() * config.kvLength() * KV_ELEMENT_BYTES;
+    /** @return the bytes one token slot of a KV pool of {@code kvType} takes: keys and values of every layer */
+    long kvBytesPerSlot(TensorType kvType) {
+        return KvPoolSpec.slotBytes(config.blockCount(), config.kvLength(), kvType);
     }
 
     @Override

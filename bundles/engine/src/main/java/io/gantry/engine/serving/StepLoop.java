@@ -1,6 +1,7 @@
 package io.gantry.engine.serving;
 
 import io.gantry.api.backend.DeviceBackend;
+import io.gantry.api.backend.TensorType;
 import io.gantry.api.inference.FinishReason;
 import io.gantry.api.inference.GeneratedToken;
 import io.gantry.api.inference.GenerationHandle;
@@ -246,8 +247,10 @@ final class StepLoop implements Runnable {
         LOG.log(System.Logger.Level.INFO, "Model {0}: loading onto backend {1}", model.id(), device.description());
         weights = ModelWeights.upload(model.file(), model.config(), device);
         try {
+            // A backend without pools of the configured type gets F32 ones, as many slots as the budget holds.
+            TensorType kvType = Transformer.kvType(device, limits.kvCacheType());
             transformer = new Transformer(weights, limits.maxNumBatchedTokens(), limits.maxNumSeqs(),
-                    model.kvSlots(limits.kvCacheBytes(), limits.maxNumSeqs()));
+                    model.kvSlots(limits.kvCacheBytes(), limits.maxNumSeqs(), kvType), kvType);
         } catch (RuntimeException | Error e) {
             weights.close();
             weights = null;
@@ -266,8 +269,8 @@ final class StepLoop implements Runnable {
         kv.attach(transformer.kvSlots(), limits.sequenceLimit(model.config().contextLength()));
         allocator = kv;
         batch = new StepBatch(limits.maxNumSeqs(), limits.maxNumBatchedTokens(), kv.blockSize());
-        LOG.log(System.Logger.Level.INFO, "Model {0}: KV pool of {1} slots in {2} blocks of {3}", model.id(),
-                transformer.kvSlots(), kv.totalBlocks(), kv.blockSize());
+        LOG.log(System.Logger.Level.INFO, "Model {0}: KV pool of {1} slots ({2}) in {3} blocks of {4}", model.id(),
+                transformer.kvSlots(), transformer.kvPoolSpec().elementType(), kv.totalBlocks(), kv.blockSize());
     }
 
     private boolean runStep(long now) {

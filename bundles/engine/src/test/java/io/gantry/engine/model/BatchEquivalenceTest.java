@@ -1,9 +1,11 @@
 package io.gantry.engine.model;
 
+import io.gantry.api.backend.TensorType;
 import io.gantry.engine.gguf.SharedModels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.util.Arrays;
@@ -42,21 +44,23 @@ class BatchEquivalenceTest {
         }
     }
 
-    @Test
-    void promptsPrefilledTogetherMatchEachAlone() {
-        float[][][] alone = alone();
-        float[][][] together = run(new int[] {0, 0, 0}, 64, scatteredTables());
+    @ParameterizedTest(name = "{0} KV pool")
+    @EnumSource(value = TensorType.class, names = {"F32", "F16"})
+    void promptsPrefilledTogetherMatchEachAlone(TensorType kvType) {
+        float[][][] alone = alone(kvType);
+        float[][][] together = run(new int[] {0, 0, 0}, 64, scatteredTables(), kvType);
         assertSameLogits(alone, together);
     }
 
-    @Test
-    void chunkedLateAndMixedStepsMatchEachAlone() {
-        float[][][] alone = alone();
-        float[][][] continuous = run(new int[] {0, 1, 3}, 4, scatteredTables());
+    @ParameterizedTest(name = "{0} KV pool")
+    @EnumSource(value = TensorType.class, names = {"F32", "F16"})
+    void chunkedLateAndMixedStepsMatchEachAlone(TensorType kvType) {
+        float[][][] alone = alone(kvType);
+        float[][][] continuous = run(new int[] {0, 1, 3}, 4, scatteredTables(), kvType);
         assertSameLogits(alone, continuous);
     }
 
-    private static float[][][] alone() {
+    private static float[][][] alone(TensorType kvType) {
         float[][][] logits = new float[TOKENS.length][][];
         for (int s = 0; s < TOKENS.length; s++) {
             int[][] only = new int[TOKENS.length][];
@@ -64,7 +68,7 @@ class BatchEquivalenceTest {
             int[] starts = new int[TOKENS.length];
             Arrays.fill(starts, Integer.MAX_VALUE);
             starts[s] = 0;
-            logits[s] = run(starts, 64, only)[s];
+            logits[s] = run(starts, 64, only, kvType)[s];
         }
         return logits;
     }
@@ -91,12 +95,12 @@ class BatchEquivalenceTest {
      *
      * @return per sequence, per position from the prompt's last on, the logits there
      */
-    private static float[][][] run(int[] startSteps, int rowsPerStep, int[][] blockTables) {
+    private static float[][][] run(int[] startSteps, int rowsPerStep, int[][] blockTables, TensorType kvType) {
         int vocabulary = model.config.vocabularySize();
         float[][][] logits = new float[TOKENS.length][][];
         int[] computed = new int[TOKENS.length];
         int[] rows = new int[TOKENS.length];
-        try (Transformer transformer = model.transformer(rowsPerStep, TOKENS.length, 64)) {
+        try (Transformer transformer = model.transformer(rowsPerStep, TOKENS.length, 64, kvType)) {
             StepBatch batch = new StepBatch(TOKENS.length, rowsPerStep, BLOCK_SIZE);
             for (int step = 0; step < 100; step++) {
                 batch.clear();

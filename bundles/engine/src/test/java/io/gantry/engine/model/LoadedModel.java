@@ -1,5 +1,6 @@
 package io.gantry.engine.model;
 
+import io.gantry.api.backend.TensorType;
 import io.gantry.backend.cpu.CpuBackend;
 import io.gantry.engine.gguf.GgufFile;
 import io.gantry.engine.tokenizer.Tokenizer;
@@ -39,6 +40,10 @@ final class LoadedModel implements AutoCloseable {
 
     Transformer transformer(int maxRows, int maxSequences, int kvSlots) {
         return new Transformer(weights, maxRows, maxSequences, kvSlots);
+    }
+
+    Transformer transformer(int maxRows, int maxSequences, int kvSlots, TensorType kvType) {
+        return new Transformer(weights, maxRows, maxSequences, kvSlots, kvType);
     }
 
     @Override

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gantry.api.backend.TensorType;
 import io.gantry.api.inference.Completion;
 import io.gantry.api.inference.FinishReason;
 import io.gantry.api.inference.GenerationHandle;
@@ -252,7 +253,7 @@ class StepLoopTest {
     @Test
     void maxModelLenBoundsSequencesBelowTheContext() throws Exception {
         StepLoop loop = new StepLoop(model, new DirectPlugins(backend, new ContiguousKvAllocator(),
-                new ContinuousScheduler()), new ServingLimits(4, 48, 8, 8L << 20, Duration.ofMinutes(1), 64),
+                new ContinuousScheduler()), new ServingLimits(4, 48, 8, 8L << 20, Duration.ofMinutes(1), 64, TensorType.F32),
                 new AtomicLong(), "default");
         loop.start();
         try {
