@@ -20,6 +20,9 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT;
 
+    /** Each thread's buffer for the halves {@link #read} converts. */
+    private static final ThreadLocal<short[]> HALVES = ThreadLocal.withInitial(() -> new short[0]);
+
     private final CpuBackend owner;
     private final KvPoolSpec spec;
     private final boolean half;
@@ -81,13 +84,15 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
         live();
         int headDim = spec.headDim();
         if (half) {
-            // A plain loop: C2 vectorises float-to-half conversion loops (vcvtps2ph on x86).
-            MemorySegment k = keys[layer];
-            MemorySegment v = values[layer];
+            // Converted in an array, then copied: a plain array loop, which C2 vectorises (vcvtps2ph on x86); a loop
+            // storing into the segment made C2 recompile the step's kernels again and again (see Simd).
+            short[] halves = new short[2 * headDim];
             for (int i = 0; i < headDim; i++) {
-                k.setAtIndex(HALF, element + i, Float.floatToFloat16(key[from + i]));
-                v.setAtIndex(HALF, element + i, Float.floatToFloat16(value[from + i]));
+                halves[i] = Float.floatToFloat16(key[from + i]);
+                halves[headDim + i] = Float.floatToFloat16(value[from + i]);
             }
+            MemorySegment.copy(halves, 0, keys[layer], HALF, element * Short.BYTES, headDim);
+            MemorySegment.copy(halves, headDim, values[layer], HALF, element * Short.BYTES, headDim);
         } else {
             MemorySegment.copy(key, from, keys[layer], FLOAT, element * Float.BYTES, headDim);
             MemorySegment.copy(value, from, values[layer], FLOAT, element * Float.BYTES, headDim);
@@ -105,9 +110,16 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
         MemorySegment from = (ofKeys ? keys : values)[layer];
         int elements = count * spec.headDim();
         if (half) {
-            // A plain loop: C2 vectorises half-to-float conversion loops (vcvtph2ps on x86).
+            // Copied, then converted in arrays: a plain array loop, which C2 vectorises (vcvtph2ps on x86); a loop
+            // reading the segment made C2 recompile the step's kernels again and again (see Simd).
+            short[] halves = HALVES.get();
+            if (halves.length < elements) {
+                halves = new short[elements];
+                HALVES.set(halves);
+            }
+            MemorySegment.copy(from, HALF, element * Short.BYTES, halves, 0, elements);
             for (int i = 0; i < elements; i++) {
-                out[outOffset + i] = Float.float16ToFloat(from.getAtIndex(HALF, element + i));
+                out[outOffset + i] = Float.float16ToFloat(halves[i]);
             }
         } else {
             MemorySegment.copy(from, FLOAT, element * Float.BYTES, out, outOffset, elements);
