@@ -87,8 +87,9 @@ final class Matmul {
             int groups = outRows / packed.groupRows();
             int perTask = Math.ceilDiv(groups, pool.threads() * TASKS_PER_THREAD);
             int step = perTask * packed.groupRows();
+            int scratch = packed.scratchFloats(rows);
             pool.run(Math.ceilDiv(groups, perTask), (task, worker) -> packed.multiply(in, quants, out, rows, outRows,
-                    task * step, Math.min(outRows, (task + 1) * step)));
+                    task * step, Math.min(outRows, (task + 1) * step), pool.scratch(worker, scratch)));
         } else if (!vector) {
             pool.run(tasks, (task, worker) -> multiplyScalar(pool.scratch(worker, cols), weight, in, out, rows,
                     task * chunk, Math.min(outRows, (task + 1) * chunk)));

@@ -26,11 +26,11 @@ import jdk.incubator.vector.VectorSpecies;
  * the last term, summed over the block, is the batch's own, added once per block.
  *
  * <p>Layout: output rows in groups of {@link #GROUP} (the short lanes of a vector); for each group its blocks of
- * 32 columns in order, each the group's float scales ({@code dw}) and then 16 runs of {@link #GROUP} bytes, run
- * {@code i} holding row {@code j}'s source byte {@code i} in byte {@code j}: weight {@code i} of the block in the
- * low nibble and weight {@code 16 + i} in the high one (ggml's order), the high one stored as {@code q ^ 8}. Short
- * lane {@code 2j} holds row {@code j} and lane {@code 2j + 1} row
- * {@code GROUP / 2 + j}, so that each half of the rows is one int lane's bottom or top short.
+ * 32 columns in order, each the group's half-float scales ({@code dw}) and then 16 runs of {@link #GROUP} bytes,
+ * run {@code i} holding row {@code j}'s source byte {@code i}: weight {@code i} of the block in the low nibble and
+ * weight {@code 16 + i} in the high one (ggml's order), the high one stored as {@code q ^ 8}. Scales and bytes are
+ * in lane order: short lane {@code 2j} holds row {@code j} and lane {@code 2j + 1} row {@code GROUP / 2 + j}, so
+ * that each half of the rows is one int lane's bottom or top short. The copy is as large as the source.
  *
  * <p>Order: the integer sums are exact, and each output then takes one multiplication and one FMA per block in
  * block order, whatever the batch size and whichever kernel runs.
@@ -47,7 +47,13 @@ final class PackedQ4_0 extends PackedWeight {
     /** One run: a byte per row of the group. */
     private static final VectorSpecies<Byte> RUN = VectorSpecies.of(byte.class,
             VectorShape.forBitSize(GROUP * Byte.SIZE));
-    private static final int SCALE_BYTES = GROUP * Float.BYTES;
+    private static final int SCALE_BYTES = GROUP * Short.BYTES;
+    /** The group's scales, two halves per int lane: the vector shape of {@link Simd#F}. */
+    private static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
+    /** Keeps a float's sign, exponent and mantissa bits where a half's land, shifted: see {@link #bottomScales}. */
+    private static final int HALF_BITS_IN_FLOAT = 0x8FFF_E000;
+    /** Rebiases a half's exponent (15) to a float's (127). */
+    private static final float HALF_TO_FLOAT_SCALE = 0x1p112f;
     private static final int BLOCK_BYTES = SCALE_BYTES + HALF * GROUP;
     /** Flips the top bit of the high nibble: {@code q ^ 8}, read as a signed nibble, is {@code q - 8}. */
     private static final byte SIGN_HIGH_NIBBLE = (byte) 0x80;
@@ -70,20 +76,20 @@ final class PackedQ4_0 extends PackedWeight {
         int blocks = cols / BLOCK;
         this.groupBytes = (long) BLOCK_BYTES * blocks;
         pool.run(rows / GROUP, (group, worker) -> {
-            float[] scales = new float[GROUP];
+            short[] scales = new short[GROUP];
             byte[] rowBytesOfBlock = new byte[HALF];
             byte[] runs = new byte[HALF * GROUP];
             for (int block = 0; block < blocks; block++) {
                 for (int row = 0; row < GROUP; row++) {
                     long at = (long) (group * GROUP + row) * rowBytes + (long) SOURCE_BLOCK_BYTES * block;
-                    scales[row] = Simd.f16(source, at);
+                    scales[lane(row)] = source.get(Simd.SHORT_LE, at);
                     MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at + 2, rowBytesOfBlock, 0, HALF);
                     for (int i = 0; i < HALF; i++) {
                         runs[i * GROUP + lane(row)] = (byte) (rowBytesOfBlock[i] ^ SIGN_HIGH_NIBBLE);
                     }
                 }
                 long to = group * groupBytes + (long) BLOCK_BYTES * block;
-                MemorySegment.copy(scales, 0, data, Simd.FLOAT_LE, to, GROUP);
+                MemorySegment.copy(scales, 0, data, Simd.SHORT_LE, to, GROUP);
                 MemorySegment.copy(runs, 0, data, ValueLayout.JAVA_BYTE, to + SCALE_BYTES, runs.length);
             }
         });
@@ -99,18 +105,30 @@ final class PackedQ4_0 extends PackedWeight {
         return true;
     }
 
-    /** Per group, the batch {@link #BATCH_ROWS} rows at a time, then the rest one by one. */
+    /** The wide kernel's scales of a group, decoded: see {@link #decodeScales}. */
     @Override
-    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end) {
+    int scratchFloats(int rows) {
+        return rows < BATCH_ROWS ? 0 : cols / BLOCK * GROUP;
+    }
+
+    /**
+     * Per group, the batch {@link #BATCH_ROWS} rows at a time, then the rest one by one. For the former the group's
+     * scales are decoded once into {@code scratch}, for all of its calls.
+     */
+    @Override
+    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
+            float[] scratch) {
         short[] x = quants.quants();
         float[] dx = quants.scales();
         short[] offsets = quants.offsets();
-        int blocks = cols / BLOCK;
         for (int group = start / GROUP; group < end / GROUP; group++) {
             long at = group * groupBytes;
             int r = 0;
+            if (rows >= BATCH_ROWS) {
+                decodeScales(at, scratch);
+            }
             for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
-                multiplyTwo(at, x, dx, offsets, r, out, r * outRows + group * GROUP, outRows);
+                multiplyTwo(at, scratch, x, dx, offsets, r, out, r * outRows + group * GROUP, outRows);
             }
             for (; r < rows; r++) {
                 multiplyOne(at, x, dx, offsets, r, out, r * outRows + group * GROUP);
@@ -126,17 +144,44 @@ final class PackedQ4_0 extends PackedWeight {
     // The helpers below stay under 35 bytecodes: C2 inlines larger ones only where it finds the call hot, and
     // the kernels' once-per-block calls are not; a vector passed to a call that is not inlined is boxed.
 
-    /** @return the bottom short of each int lane, as floats: the sums of the group's first half of rows */
-    private static FloatVector bottom(ShortVector sums) {
-        return (FloatVector) sums.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)
-                .lanewise(VectorOperators.ASHR, 16).castShape(Simd.F, 0);
+    /**
+     * @return the bottom short of each int lane of short sums, times 2^16, as floats (exact: at most 15
+     *         significant bits): the sums of the group's first half of rows, scaled up to save the shift down;
+     *         {@link #bottomScales} scales down
+     */
+    private static FloatVector bottom(IntVector sums) {
+        return (FloatVector) sums.lanewise(VectorOperators.LSHL, 16).castShape(Simd.F, 0);
     }
 
     /** @return the top short of each int lane, as floats: the sums of the group's second half of rows */
-    private static FloatVector top(ShortVector sums) {
+    private static FloatVector top(IntVector sums) {
         // Shifts within int lanes: a cast of the top half of the short lanes would move lanes across the vector,
         // which C2 does not compile to one instruction.
-        return (FloatVector) sums.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).castShape(Simd.F, 0);
+        return (FloatVector) sums.lanewise(VectorOperators.ASHR, 16).castShape(Simd.F, 0);
+    }
+
+    /**
+     * @return the bottom half float of each int lane times 2^-16, as a float (exact: no half is that small): the
+     *         scales of the group's first half of rows, for {@link #bottom}'s sums
+     */
+    private static FloatVector bottomScales(IntVector halves) {
+        return scales(halves.lanewise(VectorOperators.LSHL, 16), HALF_TO_FLOAT_SCALE * 0x1p-16f);
+    }
+
+    /** @return the top half float of each int lane, as a float: the scales of the group's second half of rows */
+    private static FloatVector topScales(IntVector halves) {
+        return scales(halves, HALF_TO_FLOAT_SCALE);
+    }
+
+    /**
+     * @return the half floats in the top of the int lanes, times {@code rebias / 2^112}. Shifted down by 3,
+     *         arithmetically, a half's exponent and mantissa land in a float's and its sign stays on top; the mask
+     *         clears the sign's copies, and 2^112 rebiases the exponent, exactly, subnormal halves included (as
+     *         {@link Simd#halfToFloat})
+     */
+    private static FloatVector scales(IntVector halves, float rebias) {
+        return ((FloatVector) halves.lanewise(VectorOperators.ASHR, 3).and(HALF_BITS_IN_FLOAT).reinterpretAsFloats())
+                .mul(rebias);
     }
 
     /** @return the short lane holding output row {@code row} of a group: rows alternate between the halves */
@@ -144,8 +189,25 @@ final class PackedQ4_0 extends PackedWeight {
         return row < GROUP / 2 ? 2 * row : 2 * (row - GROUP / 2) + 1;
     }
 
-    /** The group at byte offset {@code at} times batch rows {@code r} and {@code r + 1}: outputs at {@code out[o]}. */
-    private void multiplyTwo(long at, short[] x, float[] dx, short[] offsets, int r, float[] out, int o, int outRows) {
+    /**
+     * Decodes the scales of the group at byte offset {@code at}, block by block: {@link #bottomScales} at
+     * {@code scales[GROUP block]}, then {@link #topScales}. Done for C2: decoding them in {@link #multiplyTwo} takes
+     * it past the size up to which C2 inlines the Vector API, and it then boxes vectors on every step.
+     */
+    private void decodeScales(long at, float[] scales) {
+        for (int block = 0, blocks = cols / BLOCK; block < blocks; block++) {
+            IntVector halves = IntVector.fromMemorySegment(SCALES, data, at + (long) BLOCK_BYTES * block, Simd.LE);
+            bottomScales(halves).intoArray(scales, GROUP * block);
+            topScales(halves).intoArray(scales, GROUP * block + Simd.LANES);
+        }
+    }
+
+    /**
+     * The group at byte offset {@code at}, its scales decoded in {@code scales}, times batch rows {@code r} and
+     * {@code r + 1}: outputs at {@code out[o]}.
+     */
+    private void multiplyTwo(long at, float[] scales, short[] x, float[] dx, short[] offsets, int r, float[] out,
+            int o, int outRows) {
         FloatVector a0 = FloatVector.zero(Simd.F);
         FloatVector a1 = a0;
         FloatVector b0 = a0;
@@ -153,8 +215,7 @@ final class PackedQ4_0 extends PackedWeight {
         int blocks = cols / BLOCK;
         int x0 = r * cols;
         for (int block = 0; block < blocks; block++) {
-            long scales = at + (long) BLOCK_BYTES * block;
-            long runs = scales + SCALE_BYTES;
+            long runs = at + (long) BLOCK_BYTES * block + SCALE_BYTES;
             int d = r * blocks + block;
             ShortVector s0 = ShortVector.broadcast(S, offsets[d]);
             ShortVector s1 = ShortVector.broadcast(S, offsets[d + blocks]);
@@ -167,12 +228,16 @@ final class PackedQ4_0 extends PackedWeight {
                 s0 = s0.add(run.mul(x[k])).add(h.mul(x[k + HALF]));
                 s1 = s1.add(run.mul(x[k + cols])).add(h.mul(x[k + cols + HALF]));
             }
-            FloatVector first = FloatVector.fromMemorySegment(Simd.F, data, scales, Simd.LE);
-            FloatVector second = FloatVector.fromMemorySegment(Simd.F, data, scales + SCALE_BYTES / 2, Simd.LE);
-            a0 = bottom(s0).mul(dx[d]).fma(first, a0);
-            b0 = top(s0).mul(dx[d]).fma(second, b0);
-            a1 = bottom(s1).mul(dx[d + blocks]).fma(first, a1);
-            b1 = top(s1).mul(dx[d + blocks]).fma(second, b1);
+            FloatVector first = FloatVector.fromArray(Simd.F, scales, GROUP * block);
+            FloatVector second = FloatVector.fromArray(Simd.F, scales, GROUP * block + Simd.LANES);
+            IntVector p0 = s0.reinterpretAsInts();
+            IntVector p1 = s1.reinterpretAsInts();
+            float dx0 = dx[d];
+            float dx1 = dx[d + blocks];
+            a0 = bottom(p0).mul(dx0).fma(first, a0);
+            b0 = top(p0).mul(dx0).fma(second, b0);
+            a1 = bottom(p1).mul(dx1).fma(first, a1);
+            b1 = top(p1).mul(dx1).fma(second, b1);
         }
         int half = Simd.LANES;
         a0.intoArray(out, o);
@@ -197,9 +262,11 @@ final class PackedQ4_0 extends PackedWeight {
                         Simd.LE).castShape(S, 0);
                 sums = sums.add(run.mul(x[c + i])).add(high(run).mul(x[c + i + HALF]));
             }
-            a = bottom(sums).mul(dx[d]).fma(FloatVector.fromMemorySegment(Simd.F, data, scales, Simd.LE), a);
-            b = top(sums).mul(dx[d]).fma(FloatVector.fromMemorySegment(Simd.F, data, scales + SCALE_BYTES / 2,
-                    Simd.LE), b);
+            IntVector halves = IntVector.fromMemorySegment(SCALES, data, scales, Simd.LE);
+            IntVector pairs = sums.reinterpretAsInts();
+            float dx0 = dx[d];
+            a = bottom(pairs).mul(dx0).fma(bottomScales(halves), a);
+            b = top(pairs).mul(dx0).fma(topScales(halves), b);
         }
         a.intoArray(out, o);
         b.intoArray(out, o + Simd.LANES);

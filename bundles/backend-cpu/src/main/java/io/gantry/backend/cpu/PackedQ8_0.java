@@ -83,12 +83,18 @@ final class PackedQ8_0 extends PackedWeight {
         return false;
     }
 
+    @Override
+    int scratchFloats(int rows) {
+        return 0;
+    }
+
     /**
      * Per pair of groups, the batch {@link #BATCH_ROWS} rows at a time, then the rest one by one: the pair's
      * weights stay in L1 or L2 meanwhile.
      */
     @Override
-    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end) {
+    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
+            float[] scratch) {
         for (int pair = start / OUTPUT_ROWS; pair < end / OUTPUT_ROWS; pair++) {
             long at = pair * pairBytes;
             int r = 0;

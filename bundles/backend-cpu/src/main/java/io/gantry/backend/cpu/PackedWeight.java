@@ -53,12 +53,17 @@ abstract sealed class PackedWeight permits PackedQ8_0, PackedQ4_0 {
     /** @return whether {@link #multiply} reads the batch quantized ({@link BatchQuants}) */
     abstract boolean multipliesQuants();
 
+    /** @return the floats of scratch space {@link #multiply} needs for a batch of {@code rows} rows */
+    abstract int scratchFloats(int rows);
+
     /**
      * {@code out[r] = W · in[r]} for output rows {@code start..end} (whole groups) and every batch row.
      *
-     * @param quants {@code in} quantized where {@link #multipliesQuants()}, else unused
+     * @param quants  {@code in} quantized where {@link #multipliesQuants()}, else unused
+     * @param scratch at least {@link #scratchFloats} floats the call may overwrite
      */
-    abstract void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end);
+    abstract void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
+            float[] scratch);
 
     /** Frees the packed copy; the weight must no longer be multiplied. */
     final void release() {

@@ -20,6 +20,17 @@ final class Q4_0Format extends TensorFormat {
         super(TensorType.Q4_0, CHEAP_DECODING);
     }
 
+    /** The packed kernels ({@link PackedQ4_0}) decode the scales with integer operations, exact for finite ones. */
+    @Override
+    String unsupportedContent(MemorySegment weights, long count) {
+        for (long block = 0; block < count / BLOCK; block++) {
+            if (!Float.isFinite(Simd.f16(weights, block * BLOCK_BYTES))) {
+                return "the scale of block " + block + " is an infinity or a NaN";
+            }
+        }
+        return null;
+    }
+
     @Override
     float vectorKernel(MemorySegment weights, long offset, int count, float[] data, int dataOffset, boolean store) {
         FloatVector even = FloatVector.zero(Simd.F);
