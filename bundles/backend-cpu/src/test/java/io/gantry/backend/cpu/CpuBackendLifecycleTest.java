@@ -80,6 +80,20 @@ class CpuBackendLifecycleTest {
     }
 
     @Test
+    void rejectsQ4_0WeightsWithAnInfiniteScale() {
+        assumeTrue(Simd.AVAILABLE, "no vector species of 128 bits or more here: the scalar kernels decode every scale");
+        // 2 rows of 64: 4 blocks of 18 bytes, each starting with its F16 scale; block 3's is +infinity.
+        MemorySegment data = Arena.ofAuto().allocate(4 * 18);
+        data.set(Simd.SHORT_LE, 3 * 18, (short) 0x7C00);
+        HostTensor tensor = new HostTensor("blk.0.ffn_down.weight", TensorType.Q4_0, 2, 64, data);
+        try (CpuBackend backend = new CpuBackend(1, true)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.upload(tensor));
+            assertTrue(e.getMessage().contains("blk.0.ffn_down.weight") && e.getMessage().contains("block 3")
+                    && e.getMessage().contains("corrupt"), e.getMessage());
+        }
+    }
+
+    @Test
     void rejectsTokensOutsideTheTable() {
         try (CpuBackend backend = new CpuBackend(1, true)) {
             var table = BackendTestSupport.f32Weight(backend, new float[8], 2, 4);
