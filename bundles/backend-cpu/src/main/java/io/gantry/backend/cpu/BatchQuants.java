@@ -19,7 +19,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class BatchQuants {
 
-    static final int BLOCK = 32;
+    static final int BLOCK = PackedWeight.BLOCK;
     /** Shorts with one lane per float lane. */
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class,
             VectorShape.forBitSize(Simd.LANES * Short.SIZE));

@@ -1,7 +1,6 @@
 package io.gantry.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -37,7 +36,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class PackedQ4_0 extends PackedWeight {
 
-    private static final int BLOCK = BatchQuants.BLOCK;
     private static final int SOURCE_BLOCK_BYTES = 18;
     private static final int HALF = BLOCK / 2;
     /** Shorts of the vector shape of {@link Simd#F}: twice its lanes. */
@@ -73,24 +71,12 @@ final class PackedQ4_0 extends PackedWeight {
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
     PackedQ4_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         super((long) BLOCK_BYTES * (cols / BLOCK) * (rows / GROUP), cols);
-        int blocks = cols / BLOCK;
-        this.groupBytes = (long) BLOCK_BYTES * blocks;
-        pool.run(rows / GROUP, (group, worker) -> {
-            short[] scales = new short[GROUP];
-            byte[] rowBytesOfBlock = new byte[HALF];
-            byte[] runs = new byte[HALF * GROUP];
-            for (int block = 0; block < blocks; block++) {
-                for (int row = 0; row < GROUP; row++) {
-                    long at = (long) (group * GROUP + row) * rowBytes + (long) SOURCE_BLOCK_BYTES * block;
-                    scales[lane(row)] = source.get(Simd.SHORT_LE, at);
-                    MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at + 2, rowBytesOfBlock, 0, HALF);
-                    for (int i = 0; i < HALF; i++) {
-                        runs[i * GROUP + lane(row)] = (byte) (rowBytesOfBlock[i] ^ SIGN_HIGH_NIBBLE);
-                    }
-                }
-                long to = group * groupBytes + (long) BLOCK_BYTES * block;
-                MemorySegment.copy(scales, 0, data, Simd.SHORT_LE, to, GROUP);
-                MemorySegment.copy(runs, 0, data, ValueLayout.JAVA_BYTE, to + SCALE_BYTES, runs.length);
+        this.groupBytes = (long) BLOCK_BYTES * (cols / BLOCK);
+        repack(source, rowBytes, rows, GROUP, SOURCE_BLOCK_BYTES, BLOCK_BYTES, pool, (block, row, packed) -> {
+            int lane = lane(row);
+            SHORTS.set(packed, Short.BYTES * lane, (short) SHORTS.get(block, 0));
+            for (int i = 0; i < HALF; i++) {
+                packed[SCALE_BYTES + i * GROUP + lane] = (byte) (block[2 + i] ^ SIGN_HIGH_NIBBLE);
             }
         });
     }

@@ -1,7 +1,6 @@
 package io.gantry.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShape;
@@ -23,7 +22,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class PackedQ8_0 extends PackedWeight {
 
-    private static final int BLOCK = 32;
     private static final int SOURCE_BLOCK_BYTES = 34;
     private static final int LANES = Simd.LANES;
     /** The bytes of one column of a group: one quant per lane. */
@@ -47,28 +45,16 @@ final class PackedQ8_0 extends PackedWeight {
         return Simd.AVAILABLE && LANES >= 8 && rows % OUTPUT_ROWS == 0;
     }
 
-    /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
+    /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a pair per task on the workers. */
     PackedQ8_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         super((long) BLOCK_BYTES * (cols / BLOCK) * (rows / OUTPUT_ROWS), cols);
-        int blocks = cols / BLOCK;
-        this.pairBytes = (long) BLOCK_BYTES * blocks;
-        pool.run(rows / OUTPUT_ROWS, (pair, worker) -> {
-            float[] scales = new float[OUTPUT_ROWS];
-            byte[] rowQuants = new byte[BLOCK];
-            byte[] columns = new byte[BLOCK * OUTPUT_ROWS];
-            for (int block = 0; block < blocks; block++) {
-                for (int row = 0; row < OUTPUT_ROWS; row++) {
-                    long at = (long) (pair * OUTPUT_ROWS + row) * rowBytes + (long) SOURCE_BLOCK_BYTES * block;
-                    scales[row] = Simd.f16(source, at);
-                    MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at + 2, rowQuants, 0, BLOCK);
-                    // Row r of the pair is lane r % LANES of group r / LANES: column k's byte of both groups.
-                    for (int k = 0; k < BLOCK; k++) {
-                        columns[k * OUTPUT_ROWS + row] = rowQuants[k];
-                    }
-                }
-                long to = pair * pairBytes + (long) BLOCK_BYTES * block;
-                MemorySegment.copy(scales, 0, data, Simd.FLOAT_LE, to, OUTPUT_ROWS);
-                MemorySegment.copy(columns, 0, data, ValueLayout.JAVA_BYTE, to + 2 * SCALE_BYTES, columns.length);
+        this.pairBytes = (long) BLOCK_BYTES * (cols / BLOCK);
+        repack(source, rowBytes, rows, OUTPUT_ROWS, SOURCE_BLOCK_BYTES, BLOCK_BYTES, pool, (block, row, packed) -> {
+            // Row r of the pair is lane r % LANES of group r / LANES: its scale is float r, and column k's quant
+            // is byte r of the column's run of both groups.
+            FLOATS.set(packed, Float.BYTES * row, Float.float16ToFloat((short) SHORTS.get(block, 0)));
+            for (int k = 0; k < BLOCK; k++) {
+                packed[2 * SCALE_BYTES + k * OUTPUT_ROWS + row] = block[2 + k];
             }
         });
     }

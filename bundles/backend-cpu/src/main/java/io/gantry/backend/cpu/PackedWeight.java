@@ -3,6 +3,10 @@ package io.gantry.backend.cpu;
 import io.gantry.api.backend.HostTensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 
 /**
  * A weight copied, off the Java heap, into a layout of the CPU's own where vector lanes run along output rows: one
@@ -14,6 +18,9 @@ import java.lang.foreign.MemorySegment;
  * row's result does not depend on its batch.
  */
 abstract sealed class PackedWeight permits PackedQ8_0, PackedQ4_0 {
+
+    /** Elements of a Q8_0 or Q4_0 block. */
+    static final int BLOCK = 32;
 
     private final Arena arena = Arena.ofShared();
     /** The repacked weight, aligned to a cache line. */
@@ -46,6 +53,45 @@ abstract sealed class PackedWeight permits PackedQ8_0, PackedQ4_0 {
             default -> null;
         };
     }
+
+    /** Writes one row's source block into the packed block being assembled. */
+    @FunctionalInterface
+    interface BlockPacker {
+        /**
+         * @param source the row's source block, as the model file holds it
+         * @param row    the row's index in its group
+         * @param packed the group's packed block, written to the copy once every row is in
+         */
+        void pack(byte[] source, int row, byte[] packed);
+    }
+
+    /**
+     * Fills the copy: for each group of {@code groupRows} rows, a task on the workers, block by block, each row's
+     * source block handed to {@code packer}, then the packed block stored. Groups follow each other, each its
+     * blocks in column order.
+     */
+    final void repack(MemorySegment source, long rowBytes, int rows, int groupRows, int sourceBlockBytes,
+            int packedBlockBytes, WorkerPool pool, BlockPacker packer) {
+        int blocks = cols / BLOCK;
+        pool.run(rows / groupRows, (group, worker) -> {
+            byte[] sourceBlock = new byte[sourceBlockBytes];
+            byte[] packedBlock = new byte[packedBlockBytes];
+            for (int block = 0; block < blocks; block++) {
+                for (int row = 0; row < groupRows; row++) {
+                    long at = (long) (group * groupRows + row) * rowBytes + (long) sourceBlockBytes * block;
+                    MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at, sourceBlock, 0, sourceBlockBytes);
+                    packer.pack(sourceBlock, row, packedBlock);
+                }
+                MemorySegment.copy(packedBlock, 0, data, ValueLayout.JAVA_BYTE,
+                        ((long) group * blocks + block) * packedBlockBytes, packedBlockBytes);
+            }
+        });
+    }
+
+    /** Little-endian floats in a byte array. */
+    static final VarHandle FLOATS = MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
+    /** Little-endian shorts in a byte array: a block's scale is the half float at its start. */
+    static final VarHandle SHORTS = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
 
     /** @return output rows the kernels produce together: the unit the workers share out */
     abstract int groupRows();
