@@ -14,7 +14,11 @@ import java.lang.annotation.Annotation;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.EnumSet;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** Construction, configuration, closing and the checks on handles. */
 class CpuBackendLifecycleTest {
@@ -66,29 +70,22 @@ class CpuBackendLifecycleTest {
         }
     }
 
-    @Test
-    void rejectsHalfFloatWeightsHoldingInfinities() {
-        assumeTrue(Simd.AVAILABLE, "no vector species of 128 bits or more here: the scalar kernels decode every half");
-        MemorySegment data = Arena.ofAuto().allocate(2 * 64);
-        data.set(Simd.SHORT_LE, 2 * 40, (short) 0x7C00);
-        HostTensor tensor = new HostTensor("blk.0.ffn_up.weight", TensorType.F16, 2, 32, data);
-        try (CpuBackend backend = new CpuBackend(1, true)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.upload(tensor));
-            assertTrue(e.getMessage().contains("blk.0.ffn_up.weight") && e.getMessage().contains("element 40"),
-                    e.getMessage());
-        }
+    /** An F16 weight with an infinite element, a Q4_0 weight with an infinite block scale (2 rows each). */
+    static Stream<Arguments> weightsHoldingAnInfinity() {
+        return Stream.of(Arguments.of(TensorType.F16, 32, 2 * 40, "element 40"),
+                Arguments.of(TensorType.Q4_0, 64, 3 * 18, "the scale of block 3"));
     }
 
-    @Test
-    void rejectsQ4_0WeightsWithAnInfiniteScale() {
-        assumeTrue(Simd.AVAILABLE, "no vector species of 128 bits or more here: the scalar kernels decode every scale");
-        // 2 rows of 64: 4 blocks of 18 bytes, each starting with its F16 scale; block 3's is +infinity.
-        MemorySegment data = Arena.ofAuto().allocate(4 * 18);
-        data.set(Simd.SHORT_LE, 3 * 18, (short) 0x7C00);
-        HostTensor tensor = new HostTensor("blk.0.ffn_down.weight", TensorType.Q4_0, 2, 64, data);
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("weightsHoldingAnInfinity")
+    void rejectsWeightsHoldingAnInfinity(TensorType type, int cols, long infinityAt, String where) {
+        assumeTrue(Simd.AVAILABLE, "no vector species of 128 bits or more here: the scalar kernels decode every half");
+        MemorySegment data = Arena.ofAuto().allocate(2 * type.bytesFor(cols));
+        data.set(Simd.SHORT_LE, infinityAt, (short) 0x7C00);
+        HostTensor tensor = new HostTensor("blk.0.ffn_up.weight", type, 2, cols, data);
         try (CpuBackend backend = new CpuBackend(1, true)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.upload(tensor));
-            assertTrue(e.getMessage().contains("blk.0.ffn_down.weight") && e.getMessage().contains("block 3")
+            assertTrue(e.getMessage().contains("blk.0.ffn_up.weight") && e.getMessage().contains(where)
                     && e.getMessage().contains("corrupt"), e.getMessage());
         }
     }
