@@ -37,7 +37,11 @@ import jdk.incubator.vector.VectorSpecies;
  * creates dozens, each memory segment access too), so kernels have one or two decoding sites and read scales
  * with as few segment accesses as they can. Decoded weights go to arrays, never to memory segments: with
  * segment stores in their loops, the kernels that both decode and multiply were, at random, recompiled again
- * and again for seconds (failing profiled loop predicates, measured on JDK 25).
+ * and again for seconds (failing profiled loop predicates, measured on JDK 25). Helpers called once per block
+ * rather than per element are not hot to C2, which then inlines them only under 35 bytecodes. A kernel that broke
+ * one of these allocates on every step: JMH's {@code -prof gc} shows it ({@code gc.alloc.rate.norm} in megabytes
+ * per call), and {@code -XX:CompileCommand=PrintInlining,<class>::<kernel>} names the call C2 left out
+ * ({@code NodeCountInliningCutoff}, {@code callee is too large}).
  */
 final class Simd {
 
