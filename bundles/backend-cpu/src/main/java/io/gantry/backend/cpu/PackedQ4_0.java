@@ -48,10 +48,6 @@ final class PackedQ4_0 extends PackedWeight {
     private static final int SCALE_BYTES = GROUP * Short.BYTES;
     /** The group's scales, two halves per int lane: the vector shape of {@link Simd#F}. */
     private static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
-    /** Keeps a float's sign, exponent and mantissa bits where a half's land, shifted: see {@link #bottomScales}. */
-    private static final int HALF_BITS_IN_FLOAT = 0x8FFF_E000;
-    /** Rebiases a half's exponent (15) to a float's (127). */
-    private static final float HALF_TO_FLOAT_SCALE = 0x1p112f;
     private static final int BLOCK_BYTES = SCALE_BYTES + HALF * GROUP;
     /** Flips the top bit of the high nibble: {@code q ^ 8}, read as a signed nibble, is {@code q - 8}. */
     private static final byte SIGN_HIGH_NIBBLE = (byte) 0x80;
@@ -151,23 +147,20 @@ final class PackedQ4_0 extends PackedWeight {
      *         scales of the group's first half of rows, for {@link #bottom}'s sums
      */
     private static FloatVector bottomScales(IntVector halves) {
-        return scales(halves.lanewise(VectorOperators.LSHL, 16), HALF_TO_FLOAT_SCALE * 0x1p-16f);
+        return scales(halves.lanewise(VectorOperators.LSHL, 16), Simd.HALF_TO_FLOAT_SCALE * 0x1p-16f);
     }
 
     /** @return the top half float of each int lane, as a float: the scales of the group's second half of rows */
     private static FloatVector topScales(IntVector halves) {
-        return scales(halves, HALF_TO_FLOAT_SCALE);
+        return scales(halves, Simd.HALF_TO_FLOAT_SCALE);
     }
 
     /**
-     * @return the half floats in the top of the int lanes, times {@code rebias / 2^112}. Shifted down by 3,
-     *         arithmetically, a half's exponent and mantissa land in a float's and its sign stays on top; the mask
-     *         clears the sign's copies, and 2^112 rebiases the exponent, exactly, subnormal halves included (as
-     *         {@link Simd#halfToFloat})
+     * @return the half floats in the top of the int lanes, times {@code rebias / 2^112}: shifted down by 3,
+     *         arithmetically, a half's exponent and mantissa land in a float's with copies of its sign above
      */
     private static FloatVector scales(IntVector halves, float rebias) {
-        return ((FloatVector) halves.lanewise(VectorOperators.ASHR, 3).and(HALF_BITS_IN_FLOAT).reinterpretAsFloats())
-                .mul(rebias);
+        return Simd.halfBitsToFloat(halves.lanewise(VectorOperators.ASHR, 3), rebias);
     }
 
     /** @return the short lane holding output row {@code row} of a group: rows alternate between the halves */

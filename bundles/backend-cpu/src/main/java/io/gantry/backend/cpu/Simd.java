@@ -74,7 +74,8 @@ final class Simd {
     private static final VectorShuffle<Float> ROTATE_1 = VectorShuffle.iota(F, 1, 1, true);
 
     private static final int HALF_SIGN_EXPONENT_MANTISSA = 0x8FFF_E000;
-    private static final float HALF_TO_FLOAT_SCALE = 0x1p112f;
+    /** Rebiases a half's exponent (15) to a float's (127). */
+    static final float HALF_TO_FLOAT_SCALE = 0x1p112f;
     private static final short F16_EXPONENT_BITS = 0x7C00;
 
     /** Adding it to a float of magnitude below 2^22 rounds that to an integer, held in the low mantissa bits. */
@@ -196,8 +197,18 @@ final class Simd {
         // in a float's, its exponent biased by 15 instead of 127: a multiplication by 2^112 rebiases it, exactly,
         // subnormal halves included (they become subnormal floats, which the multiplication normalises). The
         // mask keeps the (sign-extended) sign bit and clears the bits the sign extension set above the exponent.
-        IntVector shifted = bits.lanewise(VectorOperators.LSHL, 13).and(HALF_SIGN_EXPONENT_MANTISSA);
-        return ((FloatVector) shifted.reinterpretAsFloats()).mul(HALF_TO_FLOAT_SCALE);
+        return halfBitsToFloat(bits.lanewise(VectorOperators.LSHL, 13), HALF_TO_FLOAT_SCALE);
+    }
+
+    /**
+     * @param placed half floats, one per int lane, with exponent and mantissa moved to a float's (bits 27..13) and
+     *               copies of the sign above them
+     * @param scale  {@link #HALF_TO_FLOAT_SCALE}, or that times a power of two to scale the results exactly
+     * @return the halves as floats times {@code scale / 2^112}: the mask keeps the top sign bit and clears its
+     *         copies, and the multiplication rebiases the exponent
+     */
+    static FloatVector halfBitsToFloat(IntVector placed, float scale) {
+        return ((FloatVector) placed.and(HALF_SIGN_EXPONENT_MANTISSA).reinterpretAsFloats()).mul(scale);
     }
 
     /**
