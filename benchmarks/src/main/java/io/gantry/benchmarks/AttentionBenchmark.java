@@ -31,9 +31,10 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * {@code attention} of the CPU backend through the plugin API: one decode step of {@link #sequences} sequences, each
- * attending over {@link #context} positions of one layer's KV pool (head size 64, blocks of 16 slots, each sequence's
- * blocks consecutive). The pool of one layer is small enough to stay in the CPU's caches, so this measures the kernels;
- * in a model, where every layer has its own pool, memory bandwidth matters as well (see {@code bench-model --profile}).
+ * attending over {@link #context} positions of one layer of the KV pool (head size 64, blocks of 16 slots, each
+ * sequence's blocks consecutive). Each call takes the next of {@link #layers} layers: with one layer, the pool stays in
+ * the CPU's caches and this measures the kernels; with as many layers as a model has, each call reads its keys and
+ * values from memory, as a model's decode step does.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -62,12 +63,21 @@ public class AttentionBenchmark {
     @Param({"1", "2"})
     public int threads;
 
+    /** Layers of the pool, taken in turn. */
+    @Param("1")
+    public int layers;
+
+    /** The pool's element type: F32 or F16. */
+    @Param({"F32", "F16"})
+    public TensorType kvType;
+
     private CpuBackend backend;
     private KvPool pool;
     private DeviceBuffer queries;
     private DeviceBuffer out;
     private AttentionBatch step;
     private int queryHeads;
+    private int layer;
 
     /** Fills a pool with random keys and values for every sequence's positions. */
     @Setup(Level.Trial)
@@ -77,8 +87,8 @@ public class AttentionBenchmark {
         int kvHeads = Integer.parseInt(counts[1]);
         int blocksPerSequence = Math.ceilDiv(context, BLOCK_SIZE);
         backend = new CpuBackend(threads, true);
-        pool = backend.allocateKvPool(new KvPoolSpec(1, kvHeads, HEAD_DIM,
-                sequences * blocksPerSequence * BLOCK_SIZE));
+        pool = backend.allocateKvPool(new KvPoolSpec(layers, kvHeads, HEAD_DIM,
+                sequences * blocksPerSequence * BLOCK_SIZE, kvType));
         int[][] tables = new int[sequences][];
         for (int s = 0; s < sequences; s++) {
             int first = s * blocksPerSequence;
@@ -90,8 +100,11 @@ public class AttentionBenchmark {
         int[] historyFirstRows = IntStream.range(0, sequences).map(s -> s * context).toArray();
         DeviceBuffer keys = randomRows(sequences * context, kvHeads * HEAD_DIM, random);
         DeviceBuffer values = randomRows(sequences * context, kvHeads * HEAD_DIM, random);
-        backend.storeKv(pool, 0, keys, values,
-                new AttentionBatch(sequences, historyFirstRows, contexts, new int[sequences], tables, BLOCK_SIZE));
+        AttentionBatch history = new AttentionBatch(sequences, historyFirstRows, contexts, new int[sequences], tables,
+                BLOCK_SIZE);
+        for (int l = 0; l < layers; l++) {
+            backend.storeKv(pool, l, keys, values, history);
+        }
         queries = randomRows(sequences, queryHeads * HEAD_DIM, random);
         out = backend.allocate(sequences, queryHeads * HEAD_DIM);
         int[] ones = new int[sequences];
@@ -109,10 +122,11 @@ public class AttentionBenchmark {
         backend.close();
     }
 
-    /** One decode step's attention, every sequence's row and every query head. */
+    /** One decode step's attention in one layer, every sequence's row and every query head. */
     @Benchmark
     public void attention() {
-        backend.attention(out, queries, queryHeads, pool, 0, step);
+        layer = (layer + 1) % layers;
+        backend.attention(out, queries, queryHeads, pool, layer, step);
         backend.synchronize();
     }
 

@@ -73,9 +73,17 @@ public class MatmulBenchmark {
     @Param("1")
     public int threads;
 
+    /**
+     * Copies of the weight, multiplied in turn: with one, a small weight stays in the CPU's caches and this measures
+     * the kernels; with as many as a model has layers, each call reads its weight from memory, as in a decode step.
+     */
+    @Param("1")
+    public int copies;
+
     private Arena arena;
     private CpuBackend backend;
-    private DeviceWeight weight;
+    private DeviceWeight[] weights;
+    private int next;
     private DeviceBuffer in;
     private DeviceBuffer out;
 
@@ -99,8 +107,13 @@ public class MatmulBenchmark {
         arena = Arena.ofShared();
         backend = new CpuBackend(threads, true);
         Random random = new Random(42);
-        weight = backend.upload(new HostTensor("weight", type, outputs, inputs,
-                randomWeights(type, outputs, inputs, random)));
+        MemorySegment data = randomWeights(type, outputs, inputs, random);
+        weights = new DeviceWeight[copies];
+        for (int c = 0; c < copies; c++) {
+            // Copied in memory too: formats the backend does not repack are multiplied where they lie.
+            MemorySegment copy = c == 0 ? data : arena.allocate(data.byteSize(), 64).copyFrom(data);
+            weights[c] = backend.upload(new HostTensor("weight", type, outputs, inputs, copy));
+        }
         // The API writes activations only through operations: embed rows of a random table.
         DeviceWeight table = backend.upload(new HostTensor("table", TensorType.F32, rows, inputs,
                 randomWeights(TensorType.F32, rows, inputs, random)));
@@ -117,10 +130,11 @@ public class MatmulBenchmark {
         arena.close();
     }
 
-    /** One {@code matmul} of {@link #rows} rows. */
+    /** One {@code matmul} of {@link #rows} rows, by the next copy of the weight. */
     @Benchmark
     public void matmul(Flops flops) {
-        backend.matmul(out, weight, in, rows);
+        next = (next + 1) % copies;
+        backend.matmul(out, weights[next], in, rows);
         backend.synchronize();
         flops.gflops += 2e-9 * rows * outputs * inputs;
     }
