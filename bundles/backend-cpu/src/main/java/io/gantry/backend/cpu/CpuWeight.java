@@ -21,6 +21,8 @@ final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
     private volatile MemorySegment data;
     /** The repacked copy the vector kernels multiply, or null. */
     private final PackedWeight packed;
+    /** The weight decoded to floats once asked for (norm weights and biases, read at every step), or null. */
+    private volatile float[] decoded;
 
     /** @param packed the weight's repacked copy, or null */
     CpuWeight(CpuBackend owner, HostTensor tensor, PackedWeight packed) {
@@ -82,6 +84,24 @@ final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
     PackedWeight packed() {
         data();
         return packed;
+    }
+
+    /**
+     * @param vector whether to decode with the vector kernels (the same values either way)
+     * @return the weight's elements as floats, decoded at the first call; not to be written to. Done for speed and
+     *         for the JIT: decoding at every call read the model file's mapping with the vector kernels at every
+     *         step (see {@code CpuBackend}'s embedding rows for why that matters)
+     */
+    float[] decoded(boolean vector) {
+        MemorySegment segment = data();
+        float[] values = decoded;
+        if (values == null) {
+            values = new float[Math.multiplyExact(rows, cols)];
+            format.dequantize(segment, 0, values, 0, values.length, vector);
+            // A race decodes twice, to the same values: no lock needed.
+            decoded = values;
+        }
+        return values;
     }
 
     /** @return the weight's bytes */
