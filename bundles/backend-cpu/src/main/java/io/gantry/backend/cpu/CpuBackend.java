@@ -12,8 +12,6 @@ import io.gantry.api.backend.TensorType;
 import io.gantry.api.plugin.InFlightGate;
 import io.gantry.api.plugin.PluginProperties;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,16 +79,6 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
     private final Set<Allocation> liveAllocations = ConcurrentHashMap.newKeySet();
     private final Map<RopeSpec, RopeTable> ropeTables = new ConcurrentHashMap<>();
     private final String description;
-    private final Object embeddingRowsLock = new Object();
-    /**
-     * The rows {@code embed} decodes, copied off the model file's mapping first (guarded by
-     * {@link #embeddingRowsLock}). Done for speed: the Vector API's loads from memory segments share one type profile
-     * among all callers, and decoding a prompt's embeddings straight from the mapping put a second segment class
-     * into that profile; the packed matmul kernels C2 compiled after a prefill then ran a quarter to a third slower
-     * than those compiled before one (bench-110m Q8_0 and bench-1b Q4_0 decode). Every vector load from a segment on
-     * the hot path now reads this process's own allocations.
-     */
-    private MemorySegment embeddingRows = MemorySegment.NULL;
 
     /**
      * The DS constructor.
@@ -239,18 +227,9 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
                 }
             }
             int cols = weights.cols();
-            long rowBytes = weights.rowBytes();
-            synchronized (embeddingRowsLock) {
-                if (embeddingRows.byteSize() < rows * rowBytes) {
-                    embeddingRows = Arena.ofAuto().allocate(rows * rowBytes, 64);
-                }
-                MemorySegment staged = embeddingRows;
-                for (int r = 0; r < rows; r++) {
-                    MemorySegment.copy(weights.data(), tokens[r] * rowBytes, staged, r * rowBytes, rowBytes);
-                }
-                forEachRow(rows, cols, r -> weights.format().dequantize(staged, r * rowBytes, o, r * cols, cols,
-                        vector));
-            }
+            // Decoded by the scalar decoders, which the matmuls never run: see CpuWeight.decoded.
+            forEachRow(rows, cols, r -> weights.format().dequantize(weights.data(), tokens[r] * weights.rowBytes(),
+                    o, r * cols, cols, false));
         } finally {
             inFlight.exit();
         }
@@ -491,7 +470,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
         if (w.rows() != 1 || w.cols() != cols) {
             throw new IllegalArgumentException("Expected a vector of " + cols + " elements, got " + w);
         }
-        return w.decoded(vector);
+        return w.decoded();
     }
 
     /** @return the buffer's floats, after checking that it has {@code cols} columns and at least {@code rows} rows */

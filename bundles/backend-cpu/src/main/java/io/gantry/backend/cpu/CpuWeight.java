@@ -87,17 +87,24 @@ final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
     }
 
     /**
-     * @param vector whether to decode with the vector kernels (the same values either way)
-     * @return the weight's elements as floats, decoded at the first call; not to be written to. Done for speed and
-     *         for the JIT: decoding at every call read the model file's mapping with the vector kernels at every
-     *         step (see {@code CpuBackend}'s embedding rows for why that matters)
+     * @return the weight's elements as floats, decoded at the first call, not to be written to (norm weights and
+     *         biases, read at every step)
+     *
+     * <p>Decoded by the scalar decoders, as are embedding rows. Done for speed: the Vector API's loads from memory
+     * segments share one type profile among all their callers. When embedding rows were decoded with the vector
+     * kernels straight from the model file's mapping, that profile saw two segment classes after a prefill (the
+     * mapping's and the packed copies'), and the packed matmul kernels C2 compiled from then on ran a quarter to a
+     * third slower than those compiled before (bench-110m Q8_0 and bench-1b Q4_0 decode after a 128-token prompt).
+     * Decoding embedding rows into native memory first instead moved the problem to F16 models, whose matmuls read
+     * the mapping. So vector loads from segments are left to the matmuls, each weight format's kernels reading one
+     * kind of memory.
      */
-    float[] decoded(boolean vector) {
+    float[] decoded() {
         MemorySegment segment = data();
         float[] values = decoded;
         if (values == null) {
             values = new float[Math.multiplyExact(rows, cols)];
-            format.dequantize(segment, 0, values, 0, values.length, vector);
+            format.dequantize(segment, 0, values, 0, values.length, false);
             // A race decodes twice, to the same values: no lock needed.
             decoded = values;
         }
