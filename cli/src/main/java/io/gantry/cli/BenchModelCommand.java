@@ -50,8 +50,9 @@ final class BenchModelCommand implements Callable<Integer> {
     private static final int KV_BLOCK = 16;
     /**
      * Untimed runs of a test at most. On 2 cores the compiler threads share the cores with the workers, and C2
-     * recompiles kernels for several seconds (deoptimised as new batch sizes and paths appear): after a single
-     * warm-up run, bench-110m Q8_0 decode measured 130-170 tok/s against 200-210 once compilation had settled.
+     * recompiles kernels for several seconds (deoptimised as new batch sizes and paths appear), so one warm-up run
+     * left compilations running into the timed ones; bench-110m Q8_0 typically settles after 3 to 9 runs of tg64
+     * and 8 to 12 of pp128.
      */
     static final int MAX_WARMUP_RUNS = 12;
 

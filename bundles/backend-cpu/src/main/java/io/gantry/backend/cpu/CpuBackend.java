@@ -227,7 +227,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
                 }
             }
             int cols = weights.cols();
-            // Decoded by the scalar decoders, which the matmuls never run: see CpuWeight.decoded.
+            // Decoded by the scalar decoders, which the vector matmuls never run: see CpuWeight.decoded.
             forEachRow(rows, cols, r -> weights.format().dequantize(weights.data(), tokens[r] * weights.rowBytes(),
                     o, r * cols, cols, false));
         } finally {

@@ -87,8 +87,7 @@ final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
     }
 
     /**
-     * @return the weight's elements as floats, decoded at the first call, not to be written to (norm weights and
-     *         biases, read at every step)
+     * The weight's elements as floats, decoded at the first call (norm weights and biases, read at every step).
      *
      * <p>Decoded by the scalar decoders, as are embedding rows. Done for speed: the Vector API's loads from memory
      * segments share one type profile among all their callers. When embedding rows were decoded with the vector
@@ -98,6 +97,8 @@ final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
      * Decoding embedding rows into native memory first instead moved the problem to F16 models, whose matmuls read
      * the mapping. So vector loads from segments are left to the matmuls, each weight format's kernels reading one
      * kind of memory.
+     *
+     * @return the decoded elements, not to be written to
      */
     float[] decoded() {
         MemorySegment segment = data();
