@@ -88,8 +88,10 @@ final class Matmul {
             int perTask = Math.ceilDiv(groups, pool.threads() * TASKS_PER_THREAD);
             int step = perTask * packed.groupRows();
             int scratch = packed.scratchFloats(rows);
+            int tile = packed.tileFloats(rows);
             pool.run(Math.ceilDiv(groups, perTask), (task, worker) -> packed.multiply(in, quants, out, rows, outRows,
-                    task * step, Math.min(outRows, (task + 1) * step), pool.scratch(worker, scratch)));
+                    task * step, Math.min(outRows, (task + 1) * step), pool.scratch(worker, scratch),
+                    tile(worker, tile)));
         } else if (!vector) {
             pool.run(tasks, (task, worker) -> multiplyScalar(pool.scratch(worker, cols), weight, in, out, rows,
                     task * chunk, Math.min(outRows, (task + 1) * chunk)));

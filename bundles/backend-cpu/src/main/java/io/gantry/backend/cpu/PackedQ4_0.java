@@ -93,13 +93,18 @@ final class PackedQ4_0 extends PackedWeight {
         return rows < BATCH_ROWS ? 0 : cols / BLOCK * GROUP;
     }
 
+    @Override
+    int tileFloats(int rows) {
+        return 0;
+    }
+
     /**
      * Per group, the batch {@link #BATCH_ROWS} rows at a time, then the rest one by one. For the former the group's
      * scales are decoded once into {@code scratch}, for all of its calls.
      */
     @Override
     void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
-            float[] scratch) {
+            float[] scratch, MemorySegment tile) {
         short[] x = quants.quants();
         float[] dx = quants.scales();
         short[] offsets = quants.offsets();

@@ -17,7 +17,7 @@ import java.nio.ByteOrder;
  * <p>Each format's kernels give every output the same operations in the same order whatever the batch size, so a
  * row's result does not depend on its batch.
  */
-abstract sealed class PackedWeight permits PackedQ8_0, PackedQ4_0 {
+abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0 {
 
     /** Elements of a Q8_0 or Q4_0 block. */
     static final int BLOCK = 32;
@@ -48,6 +48,8 @@ abstract sealed class PackedWeight permits PackedQ8_0, PackedQ4_0 {
         return switch (tensor.type()) {
             case Q8_0 -> PackedQ8_0.packs(tensor.rows())
                     ? new PackedQ8_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
+            case F16 -> PackedF16.packs(tensor.rows(), tensor.cols())
+                    ? new PackedF16(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             case Q4_0 -> PackedQ4_0.packs(tensor.rows())
                     ? new PackedQ4_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             default -> null;
@@ -102,14 +104,18 @@ abstract sealed class PackedWeight permits PackedQ8_0, PackedQ4_0 {
     /** @return the floats of scratch space {@link #multiply} needs for a batch of {@code rows} rows */
     abstract int scratchFloats(int rows);
 
+    /** @return the floats of tile {@link #multiply} needs for a batch of {@code rows} rows */
+    abstract int tileFloats(int rows);
+
     /**
      * {@code out[r] = W · in[r]} for output rows {@code start..end} (whole groups) and every batch row.
      *
      * @param quants  {@code in} quantized where {@link #multipliesQuants()}, else unused
      * @param scratch at least {@link #scratchFloats} floats the call may overwrite
+     * @param tile    at least {@link #tileFloats} floats, starting on a cache line, the call may overwrite
      */
     abstract void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
-            float[] scratch);
+            float[] scratch, MemorySegment tile);
 
     /** Frees the packed copy; the weight must no longer be multiplied. */
     final void release() {

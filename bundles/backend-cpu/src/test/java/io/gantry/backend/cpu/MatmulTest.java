@@ -20,12 +20,14 @@ import org.junit.jupiter.params.provider.MethodSource;
 class MatmulTest {
 
     /**
-     * Output rows: 37 is not a multiple of the 4-row tile, so the last tile is partial; 64 is whole pairs of
-     * groups of any vector width, so Q8_0 and Q4_0 run their repacked kernels.
+     * Output rows: 37 is not a multiple of the 4-row tile, so the last tile is partial; 64 is whole units of four
+     * groups of any vector width, so F16, Q8_0 and Q4_0 run their repacked kernels.
      */
     private static final int[] OUT_ROWS = {37, 64};
     /** Rows of a batch: enough for the tiled path of every format, and not a multiple of its groups of 4 rows. */
     private static final int BATCH = 9;
+    /** Rows of a batch from which F16 and Q8_0 decode their repacked weights into a tile, and one more. */
+    private static final int TILED_BATCH = 33;
 
     static Stream<Arguments> formatsAndKernels() {
         return Arrays.stream(TensorType.values()).flatMap(type -> Arrays.stream(OUT_ROWS).boxed()
@@ -83,7 +85,7 @@ class MatmulTest {
     }
 
     static Stream<Arguments> formatsKernelsAndBatches() {
-        return formatsAndKernels().flatMap(arguments -> Stream.of(2, BATCH).map(batch -> {
+        return formatsAndKernels().flatMap(arguments -> Stream.of(2, BATCH, TILED_BATCH).map(batch -> {
             Object[] values = arguments.get();
             return Arguments.of(values[0], values[1], values[2], values[3], batch);
         }));
@@ -91,14 +93,20 @@ class MatmulTest {
 
     /**
      * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
-     * batch runs the fused kernels (2 rows), the tiles (9 rows) or, at 64 output rows, the repacked kernels
-     * (Q8_0: 8 rows together and 1 alone; Q4_0: 2 together and 1 alone); and for float formats with rows of no
-     * whole vectors too (tiles only, the tail after the vectors added last).
+     * batch runs the fused kernels (2 rows), the tiles (9 and 33 rows) or, at 64 output rows, the repacked kernels
+     * (F16 and Q8_0: 8 rows together and 1 alone, decoding as they go below 32 rows and from a tile of decoded
+     * columns from there, the last chunk of columns a partial one; Q4_0: 2 together and 1 alone); and for float
+     * formats with rows of no whole vectors too (tiles only, the tail after the vectors added last).
      */
     @ParameterizedTest(name = "{0} vector={1} threads={2} outRows={3} batch={4}")
     @MethodSource("formatsKernelsAndBatches")
     void batchedRowsEqualSingleRows(TensorType type, boolean vector, int threads, int outRows, int batch) {
-        batchedRowsEqualSingleRows(type, vector, threads, outRows, batch, type.blockElements() == 1 ? 256 : 512);
+        int cols = switch (type.blockElements()) {
+            case 1 -> 288;
+            case 32 -> 544;
+            default -> 512;
+        };
+        batchedRowsEqualSingleRows(type, vector, threads, outRows, batch, cols);
         if (type.blockElements() == 1) {
             batchedRowsEqualSingleRows(type, vector, threads, outRows, batch, TensorFormatTest.colsFor(type));
         }
