@@ -87,34 +87,46 @@ abstract sealed class PackedFloatWeight extends PackedWeight permits PackedQ8_0,
     }
 
     /**
-     * Per unit, its outputs zeroed, then column by column, or chunk by chunk of columns decoded into {@code tile}
-     * from {@link #TILED_FROM_ROWS} rows: {@link #BATCH_ROWS} batch rows at a time, then the rest one by one.
+     * Per unit, its outputs zeroed, then {@link #BATCH_ROWS} batch rows at a time and the rest one by one: over all
+     * columns, decoding as the kernels go, or from {@link #TILED_FROM_ROWS} rows chunk by chunk of columns decoded
+     * into {@code tile}. The two cases have kernels of their own: with a branch between both kinds of weights in
+     * one loop, C2 compiled the decoding kernels after a prefill into code that decoded a token 6 times slower
+     * (bench-1b F16).
      */
     @Override
     final void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
             float[] scratch, MemorySegment tile) {
         boolean tiled = rows >= TILED_FROM_ROWS;
-        int chunk = tiled ? CHUNK : cols;
         for (int unit = start / UNIT_ROWS; unit < end / UNIT_ROWS; unit++) {
             long at = unit * unitBytes;
             int o = unit * UNIT_ROWS;
             for (int r = 0; r < rows; r++) {
                 Arrays.fill(out, r * outRows + o, r * outRows + o + UNIT_ROWS, 0f);
             }
-            for (int first = 0; first < cols; first += chunk) {
-                int columns = Math.min(chunk, cols - first);
-                if (tiled) {
-                    decode(at, first, columns, tile);
-                }
+            if (!tiled) {
                 int r = 0;
                 for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
                     for (int group = 0; group < GROUPS; group += 2) {
-                        multiplyEight(tiled, tile, at, first, columns, group, in, r * cols + first, cols, out,
+                        multiplyEight(at, group, in, r * cols, out, r * outRows + o + group * LANES, outRows);
+                    }
+                }
+                for (; r < rows; r++) {
+                    multiplyOne(at, in, r * cols, out, r * outRows + o);
+                }
+                continue;
+            }
+            for (int first = 0; first < cols; first += CHUNK) {
+                int columns = Math.min(CHUNK, cols - first);
+                decode(at, first, columns, tile);
+                int r = 0;
+                for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
+                    for (int group = 0; group < GROUPS; group += 2) {
+                        multiplyEight(tile, columns, group, in, r * cols + first, cols, out,
                                 r * outRows + o + group * LANES, outRows);
                     }
                 }
                 for (; r < rows; r++) {
-                    multiplyOne(tiled, tile, at, first, columns, in, r * cols + first, out, r * outRows + o);
+                    multiplyOne(tile, columns, in, r * cols + first, out, r * outRows + o);
                 }
             }
         }
@@ -132,31 +144,26 @@ abstract sealed class PackedFloatWeight extends PackedWeight permits PackedQ8_0,
         }
     }
 
-    /**
-     * @return column {@code first + k}'s group {@code group}: from {@code tile} where {@code tiled} (C2 compiles a
-     *         loop for each case: the condition does not change within the kernels' loops), else decoded
-     */
-    private FloatVector weights(boolean tiled, MemorySegment tile, long at, int first, int k, int group) {
-        return tiled ? FloatVector.fromMemorySegment(Simd.F, tile, 4L * (UNIT_ROWS * k + LANES * group), NATIVE)
-                : column(at, first + k, group);
+    /** @return column {@code k}'s group {@code group} of the decoded columns in {@code tile} */
+    private static FloatVector decoded(MemorySegment tile, int k, int group) {
+        return FloatVector.fromMemorySegment(Simd.F, tile, 4L * (UNIT_ROWS * k + LANES * group), NATIVE);
     }
 
     /**
-     * Adds to the outputs at {@code out[o]} the products of columns {@code first..first+columns} of the unit at byte
-     * offset {@code at} ({@link #weights}) with the batch row's elements at {@code in[x]}.
+     * Adds to the outputs at {@code out[o]} the products of the unit at byte offset {@code at}, decoded column by
+     * column, with the batch row's elements at {@code in[x]}.
      */
-    private void multiplyOne(boolean tiled, MemorySegment tile, long at, int first, int columns, float[] in, int x,
-            float[] out, int o) {
+    private void multiplyOne(long at, float[] in, int x, float[] out, int o) {
         FloatVector a = FloatVector.fromArray(Simd.F, out, o);
         FloatVector b = FloatVector.fromArray(Simd.F, out, o + LANES);
         FloatVector c = FloatVector.fromArray(Simd.F, out, o + 2 * LANES);
         FloatVector d = FloatVector.fromArray(Simd.F, out, o + 3 * LANES);
-        for (int k = 0; k < columns; k++) {
+        for (int k = 0; k < cols; k++) {
             FloatVector e = FloatVector.broadcast(Simd.F, in[x + k]);
-            a = weights(tiled, tile, at, first, k, 0).fma(e, a);
-            b = weights(tiled, tile, at, first, k, 1).fma(e, b);
-            c = weights(tiled, tile, at, first, k, 2).fma(e, c);
-            d = weights(tiled, tile, at, first, k, 3).fma(e, d);
+            a = column(at, k, 0).fma(e, a);
+            b = column(at, k, 1).fma(e, b);
+            c = column(at, k, 2).fma(e, c);
+            d = column(at, k, 3).fma(e, d);
         }
         a.intoArray(out, o);
         b.intoArray(out, o + LANES);
@@ -165,11 +172,102 @@ abstract sealed class PackedFloatWeight extends PackedWeight permits PackedQ8_0,
     }
 
     /**
-     * As {@link #multiplyOne} for groups {@code group} and {@code group + 1} and eight batch rows from {@code in[x]},
-     * {@code cols} apart, outputs from {@code out[o]}, {@code outRows} apart: each weight vector feeds eight FMAs.
+     * Adds to the outputs at {@code out[o]} the products of {@code columns} decoded columns in {@code tile} with the
+     * batch row's elements at {@code in[x]}.
      */
-    private void multiplyEight(boolean tiled, MemorySegment tile, long at, int first, int columns, int group,
-            float[] in, int x, int cols, float[] out, int o, int outRows) {
+    private static void multiplyOne(MemorySegment tile, int columns, float[] in, int x, float[] out, int o) {
+        FloatVector a = FloatVector.fromArray(Simd.F, out, o);
+        FloatVector b = FloatVector.fromArray(Simd.F, out, o + LANES);
+        FloatVector c = FloatVector.fromArray(Simd.F, out, o + 2 * LANES);
+        FloatVector d = FloatVector.fromArray(Simd.F, out, o + 3 * LANES);
+        for (int k = 0; k < columns; k++) {
+            FloatVector e = FloatVector.broadcast(Simd.F, in[x + k]);
+            a = decoded(tile, k, 0).fma(e, a);
+            b = decoded(tile, k, 1).fma(e, b);
+            c = decoded(tile, k, 2).fma(e, c);
+            d = decoded(tile, k, 3).fma(e, d);
+        }
+        a.intoArray(out, o);
+        b.intoArray(out, o + LANES);
+        c.intoArray(out, o + 2 * LANES);
+        d.intoArray(out, o + 3 * LANES);
+    }
+
+    /**
+     * As {@link #multiplyOne(long, float[], int, float[], int)} for groups {@code group} and {@code group + 1} and
+     * eight batch rows from {@code in[x]}, {@code cols} apart, outputs from {@code out[o]}, {@code outRows} apart:
+     * each decoded weight vector feeds eight FMAs.
+     */
+    private void multiplyEight(long at, int group, float[] in, int x, float[] out, int o, int outRows) {
+        FloatVector a0 = FloatVector.fromArray(Simd.F, out, o);
+        FloatVector b0 = FloatVector.fromArray(Simd.F, out, o + LANES);
+        FloatVector a1 = FloatVector.fromArray(Simd.F, out, o + outRows);
+        FloatVector b1 = FloatVector.fromArray(Simd.F, out, o + outRows + LANES);
+        FloatVector a2 = FloatVector.fromArray(Simd.F, out, o + 2 * outRows);
+        FloatVector b2 = FloatVector.fromArray(Simd.F, out, o + 2 * outRows + LANES);
+        FloatVector a3 = FloatVector.fromArray(Simd.F, out, o + 3 * outRows);
+        FloatVector b3 = FloatVector.fromArray(Simd.F, out, o + 3 * outRows + LANES);
+        FloatVector a4 = FloatVector.fromArray(Simd.F, out, o + 4 * outRows);
+        FloatVector b4 = FloatVector.fromArray(Simd.F, out, o + 4 * outRows + LANES);
+        FloatVector a5 = FloatVector.fromArray(Simd.F, out, o + 5 * outRows);
+        FloatVector b5 = FloatVector.fromArray(Simd.F, out, o + 5 * outRows + LANES);
+        FloatVector a6 = FloatVector.fromArray(Simd.F, out, o + 6 * outRows);
+        FloatVector b6 = FloatVector.fromArray(Simd.F, out, o + 6 * outRows + LANES);
+        FloatVector a7 = FloatVector.fromArray(Simd.F, out, o + 7 * outRows);
+        FloatVector b7 = FloatVector.fromArray(Simd.F, out, o + 7 * outRows + LANES);
+        for (int k = 0; k < cols; k++) {
+            FloatVector w = column(at, k, group);
+            FloatVector v = column(at, k, group + 1);
+            int c = x + k;
+            FloatVector e = FloatVector.broadcast(Simd.F, in[c]);
+            a0 = w.fma(e, a0);
+            b0 = v.fma(e, b0);
+            e = FloatVector.broadcast(Simd.F, in[c + cols]);
+            a1 = w.fma(e, a1);
+            b1 = v.fma(e, b1);
+            e = FloatVector.broadcast(Simd.F, in[c + 2 * cols]);
+            a2 = w.fma(e, a2);
+            b2 = v.fma(e, b2);
+            e = FloatVector.broadcast(Simd.F, in[c + 3 * cols]);
+            a3 = w.fma(e, a3);
+            b3 = v.fma(e, b3);
+            e = FloatVector.broadcast(Simd.F, in[c + 4 * cols]);
+            a4 = w.fma(e, a4);
+            b4 = v.fma(e, b4);
+            e = FloatVector.broadcast(Simd.F, in[c + 5 * cols]);
+            a5 = w.fma(e, a5);
+            b5 = v.fma(e, b5);
+            e = FloatVector.broadcast(Simd.F, in[c + 6 * cols]);
+            a6 = w.fma(e, a6);
+            b6 = v.fma(e, b6);
+            e = FloatVector.broadcast(Simd.F, in[c + 7 * cols]);
+            a7 = w.fma(e, a7);
+            b7 = v.fma(e, b7);
+        }
+        a0.intoArray(out, o);
+        b0.intoArray(out, o + LANES);
+        a1.intoArray(out, o + outRows);
+        b1.intoArray(out, o + outRows + LANES);
+        a2.intoArray(out, o + 2 * outRows);
+        b2.intoArray(out, o + 2 * outRows + LANES);
+        a3.intoArray(out, o + 3 * outRows);
+        b3.intoArray(out, o + 3 * outRows + LANES);
+        a4.intoArray(out, o + 4 * outRows);
+        b4.intoArray(out, o + 4 * outRows + LANES);
+        a5.intoArray(out, o + 5 * outRows);
+        b5.intoArray(out, o + 5 * outRows + LANES);
+        a6.intoArray(out, o + 6 * outRows);
+        b6.intoArray(out, o + 6 * outRows + LANES);
+        a7.intoArray(out, o + 7 * outRows);
+        b7.intoArray(out, o + 7 * outRows + LANES);
+    }
+    /**
+     * As {@link #multiplyOne(MemorySegment, int, float[], int, float[], int)} for groups {@code group} and
+     * {@code group + 1} and eight batch rows from {@code in[x]}, {@code cols} apart, outputs from {@code out[o]},
+     * {@code outRows} apart: each weight vector feeds eight FMAs.
+     */
+    private static void multiplyEight(MemorySegment tile, int columns, int group, float[] in, int x, int cols,
+            float[] out, int o, int outRows) {
         FloatVector a0 = FloatVector.fromArray(Simd.F, out, o);
         FloatVector b0 = FloatVector.fromArray(Simd.F, out, o + LANES);
         FloatVector a1 = FloatVector.fromArray(Simd.F, out, o + outRows);
@@ -187,8 +285,8 @@ abstract sealed class PackedFloatWeight extends PackedWeight permits PackedQ8_0,
         FloatVector a7 = FloatVector.fromArray(Simd.F, out, o + 7 * outRows);
         FloatVector b7 = FloatVector.fromArray(Simd.F, out, o + 7 * outRows + LANES);
         for (int k = 0; k < columns; k++) {
-            FloatVector w = weights(tiled, tile, at, first, k, group);
-            FloatVector v = weights(tiled, tile, at, first, k, group + 1);
+            FloatVector w = decoded(tile, k, group);
+            FloatVector v = decoded(tile, k, group + 1);
             int c = x + k;
             FloatVector e = FloatVector.broadcast(Simd.F, in[c]);
             a0 = w.fma(e, a0);
