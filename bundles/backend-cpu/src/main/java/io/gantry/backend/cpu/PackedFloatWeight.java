@@ -37,7 +37,8 @@ abstract sealed class PackedFloatWeight extends PackedWeight permits PackedQ8_0,
      * Batch rows from which the weights are decoded once into a tile. MatmulBenchmark, 2048 columns by 768 rows,
      * 2 threads, Zen 4, GFLOP/s at 8, 16, 32 and 128 rows: Q8_0 decoding per eight rows 115, 149, 150, 165 and so
      * 130, 144, 157, 172; F16 (row-major tiles before) 54, 89, 102, 120 and so 88, 119, 142, 175. At 16 rows tiles
-     * and decoding per eight rows were within the noise of each other.
+     * and decoding per eight rows were within the noise of each other. (Measured with the two paths in one branching
+     * kernel, before they were split, see {@link #multiply}; the split kernels are yet to be measured as carefully.)
      */
     private static final int TILED_FROM_ROWS = 32;
     /**

@@ -19,7 +19,7 @@ import java.nio.ByteOrder;
  */
 abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0 {
 
-    /** Elements of a Q8_0 or Q4_0 block. */
+    /** Elements of a Q8_0 or Q4_0 block; also the columns F16 is repacked by at a time. */
     static final int BLOCK = 32;
 
     private final Arena arena = Arena.ofShared();
