@@ -15,7 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The quants are stored as the integer kernels of {@link PackedQ4_0} multiply them, as shorts: a block's first
  * 16 as they are, each of its last 16 less 16 times its partner 16 places earlier ({@code x'[16 + i] - 16 x'[i]}),
  * and per block the term {@code -8 Σ x'[i]} over the first 16. With them a kernel multiplies a byte of two
- * nibbles as one number, see {@link PackedQ4_0}.
+ * nibbles as one number, see {@link PackedQ4_0}. For the weights with a minimum per block ({@link PackedQ4_K}),
+ * each block also has {@code 8 Σ x'} over all 32 and the sum of its elements themselves, negated.
  */
 final class BatchQuants {
 
@@ -35,6 +36,10 @@ final class BatchQuants {
     private float[] scales = new float[0];
     /** Row {@code r}'s block {@code b}: {@code offsets[r cols / 32 + b] = -8 Σ x'[i < 16]}. */
     private short[] offsets = new short[0];
+    /** Row {@code r}'s block {@code b}: {@code eightQuantSums[r cols / 32 + b] = 8 Σ x'}. */
+    private float[] eightQuantSums = new float[0];
+    /** Row {@code r}'s block {@code b}: {@code negatedSums[r cols / 32 + b] = -Σ x}, added in element order. */
+    private float[] negatedSums = new float[0];
 
     /** Quantizes {@code rows} rows of {@code cols} elements (a multiple of 32) of {@code in}. */
     void quantize(float[] in, int rows, int cols, WorkerPool pool) {
@@ -42,6 +47,8 @@ final class BatchQuants {
             quants = new short[rows * cols];
             scales = new float[rows * cols / BLOCK];
             offsets = new short[rows * cols / BLOCK];
+            eightQuantSums = new float[rows * cols / BLOCK];
+            negatedSums = new float[rows * cols / BLOCK];
         }
         int blocks = rows * cols / BLOCK;
         if (rows * cols < PARALLEL) {
@@ -65,6 +72,14 @@ final class BatchQuants {
         return offsets;
     }
 
+    float[] eightQuantSums() {
+        return eightQuantSums;
+    }
+
+    float[] negatedSums() {
+        return negatedSums;
+    }
+
     private void quantizeBlocks(float[] in, int start, int end) {
         for (int block = start; block < end; block++) {
             int at = block * BLOCK;
@@ -82,11 +97,19 @@ final class BatchQuants {
                 ((ShortVector) scaled.convertShape(VectorOperators.F2S, S, 0)).intoArray(quants, at + i);
             }
             int sum = 0;
+            int allSum = 0;
+            float elementSum = 0;
             for (int i = 0; i < HALF; i++) {
                 sum += quants[at + i];
+                allSum += quants[at + i] + quants[at + HALF + i];
                 quants[at + HALF + i] -= (short) (16 * quants[at + i]);
             }
+            for (int i = 0; i < BLOCK; i++) {
+                elementSum += in[at + i];
+            }
             offsets[block] = (short) (-8 * sum);
+            eightQuantSums[block] = 8 * allSum;
+            negatedSums[block] = -elementSum;
         }
     }
 }

@@ -33,8 +33,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
  * The {@code cpu} device: runs a transformer's operations on the host CPU with Vector API kernels (any
  * SIMD width from 128 to 512 bits: NEON, AVX2, AVX-512, SVE) and scalar fallbacks.
  *
- * <p>Weights stay in the model file's mapping (the vector kernels multiply F16, Q8_0 and Q4_0 ones from a repacked copy
- * off the heap, see {@link PackedWeight}); activations and the KV pool are F32 heap arrays. Operations
+ * <p>Weights stay in the model file's mapping (the vector kernels multiply F16, Q8_0, Q4_0 and Q4_K ones from a
+ * repacked copy off the heap, see {@link PackedWeight}); activations and the KV pool are F32 heap arrays. Operations
  * run synchronously on the calling thread and a fixed pool of worker threads created at activation.
  *
  * <p>As a Declarative Services component it is configured under PID {@code io.gantry.backend.cpu}
@@ -145,7 +145,7 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
      * {@inheritDoc}
      *
      * <p>The weight keeps referring to {@code tensor.data()}, which must stay mapped while the weight is used (a
-     * F16, Q8_0 or Q4_0 weight is also repacked off the heap, in a pass over its bytes on the workers)
+     * F16, Q8_0, Q4_0 or Q4_K weight is also repacked off the heap, in a pass over its bytes on the workers)
      * and be accessible from any thread (a shared, global or automatic arena). An F16 weight holding an infinity
      * or a NaN is refused (the vector kernels decode only finite halves exactly; no valid model holds others),
      * which costs one pass over its bytes.

@@ -6,8 +6,8 @@ import io.gantry.api.backend.TensorType;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A weight the CPU reads where it lies, in the model file's (mapped) bytes. An F16, Q8_0 or Q4_0 weight is multiplied from
- * a repacked copy off the Java heap instead ({@link PackedWeight}), freed on {@link #release()}.
+ * A weight the CPU reads where it lies, in the model file's (mapped) bytes. An F16, Q8_0, Q4_0 or Q4_K weight is
+ * multiplied from a repacked copy off the Java heap instead ({@link PackedWeight}), freed on {@link #release()}.
  */
 final class CpuWeight implements DeviceWeight, CpuBackend.Allocation {
 

@@ -37,25 +37,25 @@ import jdk.incubator.vector.VectorSpecies;
 final class PackedQ4_0 extends PackedWeight {
 
     private static final int SOURCE_BLOCK_BYTES = 18;
-    private static final int HALF = BLOCK / 2;
+    static final int HALF = BLOCK / 2;
     /** Shorts of the vector shape of {@link Simd#F}: twice its lanes. */
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, Simd.F.vectorShape());
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, Simd.F.vectorShape());
     /** Output rows of a group: one short lane each. */
     static final int GROUP = S.length();
     /** One run: a byte per row of the group. */
-    private static final VectorSpecies<Byte> RUN = VectorSpecies.of(byte.class,
+    static final VectorSpecies<Byte> RUN = VectorSpecies.of(byte.class,
             VectorShape.forBitSize(GROUP * Byte.SIZE));
-    private static final int SCALE_BYTES = GROUP * Short.BYTES;
+    static final int SCALE_BYTES = GROUP * Short.BYTES;
     /** The group's scales, two halves per int lane: the vector shape of {@link Simd#F}. */
-    private static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
+    static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
     private static final int BLOCK_BYTES = SCALE_BYTES + HALF * GROUP;
     /** Flips the top bit of the high nibble: {@code q ^ 8}, read as a signed nibble, is {@code q - 8}. */
-    private static final byte SIGN_HIGH_NIBBLE = (byte) 0x80;
+    static final byte SIGN_HIGH_NIBBLE = (byte) 0x80;
     /**
      * Batch rows the wide kernel multiplies together. With 3 or 4, C2 (JDK 25) left the kernel's vectors boxed,
      * allocating on every step: 3 times slower.
      */
-    private static final int BATCH_ROWS = 2;
+    static final int BATCH_ROWS = 2;
 
     private final long groupBytes;
 
@@ -68,7 +68,7 @@ final class PackedQ4_0 extends PackedWeight {
     PackedQ4_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         super((long) BLOCK_BYTES * (cols / BLOCK) * (rows / GROUP), cols);
         this.groupBytes = (long) BLOCK_BYTES * (cols / BLOCK);
-        repack(source, rowBytes, rows, GROUP, SOURCE_BLOCK_BYTES, BLOCK_BYTES, pool, (block, row, packed) -> {
+        repack(source, rowBytes, rows, GROUP, BLOCK, SOURCE_BLOCK_BYTES, BLOCK_BYTES, 0, pool, (block, row, packed) -> {
             int lane = lane(row);
             SHORTS.set(packed, Short.BYTES * lane, (short) SHORTS.get(block, 0));
             for (int i = 0; i < HALF; i++) {
@@ -124,7 +124,7 @@ final class PackedQ4_0 extends PackedWeight {
     }
 
     /** @return the signed high nibbles {@code h} of a run widened to shorts */
-    private static ShortVector high(ShortVector run) {
+    static ShortVector high(ShortVector run) {
         return run.lanewise(VectorOperators.ASHR, 4);
     }
 
@@ -136,12 +136,12 @@ final class PackedQ4_0 extends PackedWeight {
      *         significant bits): the sums of the group's first half of rows, scaled up to save the shift down;
      *         {@link #bottomScales} scales down
      */
-    private static FloatVector bottom(IntVector sums) {
+    static FloatVector bottom(IntVector sums) {
         return (FloatVector) sums.lanewise(VectorOperators.LSHL, 16).castShape(Simd.F, 0);
     }
 
     /** @return the top short of each int lane, as floats: the sums of the group's second half of rows */
-    private static FloatVector top(IntVector sums) {
+    static FloatVector top(IntVector sums) {
         // Shifts within int lanes: a cast of the top half of the short lanes would move lanes across the vector,
         // which C2 does not compile to one instruction.
         return (FloatVector) sums.lanewise(VectorOperators.ASHR, 16).castShape(Simd.F, 0);
@@ -164,12 +164,12 @@ final class PackedQ4_0 extends PackedWeight {
      * @return the half floats in the top of the int lanes, times {@code rebias / 2^112}: shifted down by 3,
      *         arithmetically, a half's exponent and mantissa land in a float's with copies of its sign above
      */
-    private static FloatVector scales(IntVector halves, float rebias) {
+    static FloatVector scales(IntVector halves, float rebias) {
         return Simd.halfBitsToFloat(halves.lanewise(VectorOperators.ASHR, 3), rebias);
     }
 
     /** @return the short lane holding output row {@code row} of a group: rows alternate between the halves */
-    private static int lane(int row) {
+    static int lane(int row) {
         return row < GROUP / 2 ? 2 * row : 2 * (row - GROUP / 2) + 1;
     }
 

@@ -35,14 +35,15 @@ final class PackedQ8_0 extends PackedFloatWeight {
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a unit per task on the workers. */
     PackedQ8_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         super((long) BLOCK_BYTES * (cols / BLOCK), rows, cols);
-        repack(source, rowBytes, rows, UNIT_ROWS, SOURCE_BLOCK_BYTES, BLOCK_BYTES, pool, (block, row, packed) -> {
-            // Row r of the unit is lane r % LANES of group r / LANES: its scale is float r, and column k's quant
-            // is byte r of the column's run.
-            FLOATS.set(packed, Float.BYTES * row, Float.float16ToFloat((short) SHORTS.get(block, 0)));
-            for (int k = 0; k < BLOCK; k++) {
-                packed[SCALE_BYTES + k * UNIT_ROWS + row] = block[2 + k];
-            }
-        });
+        repack(source, rowBytes, rows, UNIT_ROWS, BLOCK, SOURCE_BLOCK_BYTES, BLOCK_BYTES, 0, pool,
+                (block, row, packed) -> {
+                    // Row r of the unit is lane r % LANES of group r / LANES: its scale is float r, and column k's
+                    // quant is byte r of the column's run.
+                    FLOATS.set(packed, Float.BYTES * row, Float.float16ToFloat((short) SHORTS.get(block, 0)));
+                    for (int k = 0; k < BLOCK; k++) {
+                        packed[SCALE_BYTES + k * UNIT_ROWS + row] = block[2 + k];
+                    }
+                });
     }
 
     @Override

@@ -17,7 +17,7 @@ import java.nio.ByteOrder;
  * <p>Each format's kernels give every output the same operations in the same order whatever the batch size, so a
  * row's result does not depend on its batch.
  */
-abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0 {
+abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0, PackedQ4_K {
 
     /** Elements of a Q8_0 or Q4_0 block; also the columns F16 is repacked by at a time. */
     static final int BLOCK = 32;
@@ -52,6 +52,8 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0 {
                     ? new PackedF16(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             case Q4_0 -> PackedQ4_0.packs(tensor.rows())
                     ? new PackedQ4_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
+            case Q4_K -> PackedQ4_K.packs(tensor.rows())
+                    ? new PackedQ4_K(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             default -> null;
         };
     }
@@ -68,13 +70,17 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0 {
     }
 
     /**
-     * Fills the copy: for each group of {@code groupRows} rows, a task on the workers, block by block, each row's
-     * source block handed to {@code packer}, then the packed block stored. Groups follow each other, each its
-     * blocks in column order.
+     * Fills the copy: for each group of {@code groupRows} rows, a task on the workers, block by block (a source
+     * block is {@code blockCols} columns), each row's source block handed to {@code packer}, then the packed block
+     * stored. Groups follow each other. Within a group, the first {@code headBytes} of each packed block are stored
+     * together, block after block, and the rest of each after them, block after block: a kernel that first reads
+     * every block's head (its scales) and then the rest streams each part in order.
      */
-    final void repack(MemorySegment source, long rowBytes, int rows, int groupRows, int sourceBlockBytes,
-            int packedBlockBytes, WorkerPool pool, BlockPacker packer) {
-        int blocks = cols / BLOCK;
+    final void repack(MemorySegment source, long rowBytes, int rows, int groupRows, int blockCols,
+            int sourceBlockBytes, int packedBlockBytes, int headBytes, WorkerPool pool, BlockPacker packer) {
+        int blocks = cols / blockCols;
+        long groupBytes = (long) blocks * packedBlockBytes;
+        int restBytes = packedBlockBytes - headBytes;
         pool.run(rows / groupRows, (group, worker) -> {
             byte[] sourceBlock = new byte[sourceBlockBytes];
             byte[] packedBlock = new byte[packedBlockBytes];
@@ -84,8 +90,11 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0 {
                     MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at, sourceBlock, 0, sourceBlockBytes);
                     packer.pack(sourceBlock, row, packedBlock);
                 }
-                MemorySegment.copy(packedBlock, 0, data, ValueLayout.JAVA_BYTE,
-                        ((long) group * blocks + block) * packedBlockBytes, packedBlockBytes);
+                long groupAt = group * groupBytes;
+                MemorySegment.copy(packedBlock, 0, data, ValueLayout.JAVA_BYTE, groupAt + (long) headBytes * block,
+                        headBytes);
+                MemorySegment.copy(packedBlock, headBytes, data, ValueLayout.JAVA_BYTE,
+                        groupAt + (long) blocks * headBytes + (long) restBytes * block, restBytes);
             }
         });
     }

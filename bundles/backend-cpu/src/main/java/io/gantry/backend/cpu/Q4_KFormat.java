@@ -2,7 +2,9 @@ package io.gantry.backend.cpu;
 
 import io.gantry.api.backend.TensorType;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 
@@ -19,6 +21,8 @@ final class Q4_KFormat extends TensorFormat {
     private static final int BLOCK_BYTES = 144;
     private static final int SCALES = 4;
     private static final int QUANTS = 16;
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private Q4_KFormat() {
         super(TensorType.Q4_K, COSTLY_DECODING);
@@ -78,6 +82,16 @@ final class Q4_KFormat extends TensorFormat {
                 }
             }
         }
+    }
+
+    /** @return the 6-bit scale of sub-block {@code sub}, from a super-block's 12 scale bytes at {@code block[at]} */
+    static int scale(byte[] block, int at, int sub) {
+        return scale((long) LONGS.get(block, at), (int) INTS.get(block, at + 8), sub);
+    }
+
+    /** @return the 6-bit min of sub-block {@code sub}, from a super-block's 12 scale bytes at {@code block[at]} */
+    static int min(byte[] block, int at, int sub) {
+        return min((long) LONGS.get(block, at), (int) INTS.get(block, at + 8), sub);
     }
 
     /** ggml's get_scale_min_k4, scale half: the 6-bit scale of sub-block {@code sub}. */

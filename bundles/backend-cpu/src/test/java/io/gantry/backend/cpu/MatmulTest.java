@@ -21,7 +21,7 @@ class MatmulTest {
 
     /**
      * Output rows: 37 is not a multiple of the 4-row tile, so the last tile is partial; 64 is whole units of four
-     * groups of any vector width, so F16, Q8_0 and Q4_0 run their repacked kernels.
+     * groups of any vector width, so F16, Q8_0, Q4_0 and Q4_K run their repacked kernels.
      */
     private static final int[] OUT_ROWS = {37, 64};
     /** Rows of a batch: enough for the tiled path of every format, and not a multiple of its groups of 4 rows. */
@@ -48,7 +48,8 @@ class MatmulTest {
         int cols = TensorFormatTest.colsFor(type);
         TestTensors.TestTensor weights = TestTensors.random(type, outRows, cols, new Random(10));
         float[] x = TestTensors.gaussian(BATCH * cols, new Random(11));
-        boolean quantizesBatch = vector && type == TensorType.Q4_0 && PackedQ4_0.packs(outRows);
+        boolean quantizesBatch = vector && (type == TensorType.Q4_0 && PackedQ4_0.packs(outRows)
+                || type == TensorType.Q4_K && PackedQ4_K.packs(outRows));
         try (CpuBackend backend = new CpuBackend(threads, vector)) {
             float[] got = multiply(backend, backend.upload(weights.tensor()), x, BATCH, cols);
             for (int r = 0; r < BATCH; r++) {
@@ -95,7 +96,7 @@ class MatmulTest {
      * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
      * batch runs the fused kernels (2 rows), the tiles (9 and 33 rows) or, at 64 output rows, the repacked kernels
      * (F16 and Q8_0: 8 rows together and 1 alone, decoding as they go below 32 rows and from a tile of decoded
-     * columns from there, the last chunk of columns a partial one; Q4_0: 2 together and 1 alone); and for float
+     * columns from there, the last chunk of columns a partial one; Q4_0 and Q4_K: 2 together and 1 alone); and for float
      * formats with rows of no whole vectors too (tiles only, the tail after the vectors added last).
      */
     @ParameterizedTest(name = "{0} vector={1} threads={2} outRows={3} batch={4}")
