@@ -5,9 +5,6 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A Q4_0 weight repacked for integer kernels: it multiplies the batch quantized to 8 bits ({@link BatchQuants}),
@@ -34,34 +31,21 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Order: the integer sums are exact, and each output then takes one multiplication and one FMA per block in
  * block order, whatever the batch size and whichever kernel runs.
  */
-final class PackedQ4_0 extends PackedWeight {
+final class PackedQ4_0 extends PackedQuantWeight {
 
     private static final int SOURCE_BLOCK_BYTES = 18;
-    static final int HALF = BLOCK / 2;
-    /** Shorts of the vector shape of {@link Simd#F}: twice its lanes. */
-    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, Simd.F.vectorShape());
-    /** Output rows of a group: one short lane each. */
-    static final int GROUP = S.length();
-    /** One run: a byte per row of the group. */
-    static final VectorSpecies<Byte> RUN = VectorSpecies.of(byte.class,
-            VectorShape.forBitSize(GROUP * Byte.SIZE));
-    static final int SCALE_BYTES = GROUP * Short.BYTES;
-    /** The group's scales, two halves per int lane: the vector shape of {@link Simd#F}. */
-    static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
     private static final int BLOCK_BYTES = SCALE_BYTES + HALF * GROUP;
-    /** Flips the top bit of the high nibble: {@code q ^ 8}, read as a signed nibble, is {@code q - 8}. */
-    static final byte SIGN_HIGH_NIBBLE = (byte) 0x80;
     /**
      * Batch rows the wide kernel multiplies together. With 3 or 4, C2 (JDK 25) left the kernel's vectors boxed,
      * allocating on every step: 3 times slower.
      */
-    static final int BATCH_ROWS = 2;
+    private static final int BATCH_ROWS = 2;
 
     private final long groupBytes;
 
-    /** @return whether the vector kernels can take a weight of {@code rows} rows: whole groups of 8 or more */
+    /** @return whether the vector kernels can take a weight of {@code rows} rows: see {@link #packsRows} */
     static boolean packs(int rows) {
-        return Simd.AVAILABLE && GROUP >= 8 && rows % GROUP == 0;
+        return packsRows(rows);
     }
 
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
@@ -77,25 +61,10 @@ final class PackedQ4_0 extends PackedWeight {
         });
     }
 
-    @Override
-    int groupRows() {
-        return GROUP;
-    }
-
-    @Override
-    boolean multipliesQuants() {
-        return true;
-    }
-
     /** The wide kernel's scales of a group, decoded: see {@link #decodeScales}. */
     @Override
     int scratchFloats(int rows) {
         return rows < BATCH_ROWS ? 0 : cols / BLOCK * GROUP;
-    }
-
-    @Override
-    int tileFloats(int rows) {
-        return 0;
     }
 
     /**
@@ -121,56 +90,6 @@ final class PackedQ4_0 extends PackedWeight {
                 multiplyOne(at, x, dx, offsets, r, out, r * outRows + group * GROUP);
             }
         }
-    }
-
-    /** @return the signed high nibbles {@code h} of a run widened to shorts */
-    static ShortVector high(ShortVector run) {
-        return run.lanewise(VectorOperators.ASHR, 4);
-    }
-
-    // The helpers below stay under 35 bytecodes: C2 inlines larger ones only where it finds the call hot, and
-    // the kernels' once-per-block calls are not; a vector passed to a call that is not inlined is boxed.
-
-    /**
-     * @return the bottom short of each int lane of short sums, times 2^16, as floats (exact: at most 15
-     *         significant bits): the sums of the group's first half of rows, scaled up to save the shift down;
-     *         {@link #bottomScales} scales down
-     */
-    static FloatVector bottom(IntVector sums) {
-        return (FloatVector) sums.lanewise(VectorOperators.LSHL, 16).castShape(Simd.F, 0);
-    }
-
-    /** @return the top short of each int lane, as floats: the sums of the group's second half of rows */
-    static FloatVector top(IntVector sums) {
-        // Shifts within int lanes: a cast of the top half of the short lanes would move lanes across the vector,
-        // which C2 does not compile to one instruction.
-        return (FloatVector) sums.lanewise(VectorOperators.ASHR, 16).castShape(Simd.F, 0);
-    }
-
-    /**
-     * @return the bottom half float of each int lane times 2^-16, as a float (exact: no half is that small): the
-     *         scales of the group's first half of rows, for {@link #bottom}'s sums
-     */
-    private static FloatVector bottomScales(IntVector halves) {
-        return scales(halves.lanewise(VectorOperators.LSHL, 16), Simd.HALF_TO_FLOAT_SCALE * 0x1p-16f);
-    }
-
-    /** @return the top half float of each int lane, as a float: the scales of the group's second half of rows */
-    private static FloatVector topScales(IntVector halves) {
-        return scales(halves, Simd.HALF_TO_FLOAT_SCALE);
-    }
-
-    /**
-     * @return the half floats in the top of the int lanes, times {@code rebias / 2^112}: shifted down by 3,
-     *         arithmetically, a half's exponent and mantissa land in a float's with copies of its sign above
-     */
-    static FloatVector scales(IntVector halves, float rebias) {
-        return Simd.halfBitsToFloat(halves.lanewise(VectorOperators.ASHR, 3), rebias);
-    }
-
-    /** @return the short lane holding output row {@code row} of a group: rows alternate between the halves */
-    static int lane(int row) {
-        return row < GROUP / 2 ? 2 * row : 2 * (row - GROUP / 2) + 1;
     }
 
     /**

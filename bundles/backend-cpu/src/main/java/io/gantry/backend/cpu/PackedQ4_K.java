@@ -1,18 +1,5 @@
 package io.gantry.backend.cpu;
 
-import static io.gantry.backend.cpu.PackedQ4_0.GROUP;
-import static io.gantry.backend.cpu.PackedQ4_0.HALF;
-import static io.gantry.backend.cpu.PackedQ4_0.RUN;
-import static io.gantry.backend.cpu.PackedQ4_0.S;
-import static io.gantry.backend.cpu.PackedQ4_0.SCALES;
-import static io.gantry.backend.cpu.PackedQ4_0.SCALE_BYTES;
-import static io.gantry.backend.cpu.PackedQ4_0.SIGN_HIGH_NIBBLE;
-import static io.gantry.backend.cpu.PackedQ4_0.bottom;
-import static io.gantry.backend.cpu.PackedQ4_0.high;
-import static io.gantry.backend.cpu.PackedQ4_0.lane;
-import static io.gantry.backend.cpu.PackedQ4_0.scales;
-import static io.gantry.backend.cpu.PackedQ4_0.top;
-
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -31,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * per block. {@code s} and {@code m} are products of a half and a 6-bit integer, exact in floats: the result
  * differs from a float decoding of the weights only by the batch's quantization.
  *
- * <p>Layout: output rows in groups of {@link PackedQ4_0#GROUP}; for each group first the scales of its super-blocks
+ * <p>Layout: output rows in groups of {@link #GROUP}; for each group first the scales of its super-blocks
  * of 256 columns in order, each: the group's {@code d} halves, its {@code dmin} halves (in {@link PackedQ4_0}'s lane
  * order), then for each of the 8 blocks the group's 6-bit scales and mins (a byte per row each, in row order); then
  * every block's nibbles in order, as {@link PackedQ4_0} lays out a block's (weight {@code i} low and {@code 16 + i}
@@ -42,7 +29,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The kernel first decodes the group's {@code s} and {@code m} into scratch, then takes per block and output
  * the same operations in block order, whatever the batch size.
  */
-final class PackedQ4_K extends PackedWeight {
+final class PackedQ4_K extends PackedQuantWeight {
 
     private static final int SUPER_BLOCK = 256;
     private static final int BLOCKS_PER_SUPER_BLOCK = SUPER_BLOCK / BLOCK;
@@ -67,11 +54,11 @@ final class PackedQ4_K extends PackedWeight {
             VectorShape.forBitSize(Simd.LANES * Byte.SIZE));
 
     /**
-     * @return whether the vector kernels can take a weight of {@code rows} rows: as {@link PackedQ4_0#packs}, with at
+     * @return whether the vector kernels can take a weight of {@code rows} rows: as {@link #packsRows}, with at
      *         least 8 float lanes (half a group's bytes make no vector species below)
      */
     static boolean packs(int rows) {
-        return Simd.LANES >= 8 && PackedQ4_0.packs(rows);
+        return Simd.LANES >= 8 && packsRows(rows);
     }
 
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
@@ -101,25 +88,10 @@ final class PackedQ4_K extends PackedWeight {
                 });
     }
 
-    @Override
-    int groupRows() {
-        return GROUP;
-    }
-
-    @Override
-    boolean multipliesQuants() {
-        return true;
-    }
-
     /** Per block its decoded {@code s} and {@code m}, then per super-block its {@code d} and {@code dmin}. */
     @Override
     int scratchFloats(int rows) {
         return (cols / BLOCK + cols / SUPER_BLOCK) * SCRATCH_PER_BLOCK;
-    }
-
-    @Override
-    int tileFloats(int rows) {
-        return 0;
     }
 
     /**
@@ -144,7 +116,7 @@ final class PackedQ4_K extends PackedWeight {
     /**
      * Decodes the {@code s} and {@code m} of every block of the group at byte offset {@code at} into {@code scales}:
      * per block {@link #SCRATCH_PER_BLOCK} floats, {@code s} of the first half of rows times 2^-16 (for
-     * {@link PackedQ4_0#bottom}'s sums, exact), {@code s} of the second half, then {@code m} of each half; after
+     * {@link #bottom}'s sums, exact), {@code s} of the second half, then {@code m} of each half; after
      * them, per super-block, its {@code d} and {@code dmin} as floats, which the second pass multiplies in.
      *
      * <p>Two passes in one method, on purpose: with the super-block's factors kept in registers across its blocks,
@@ -159,11 +131,11 @@ final class PackedQ4_K extends PackedWeight {
             IntVector d = IntVector.fromMemorySegment(SCALES, data, header, Simd.LE);
             IntVector dmin = IntVector.fromMemorySegment(SCALES, data, header + SCALE_BYTES, Simd.LE);
             int to = superBlocksAt + superBlock * SCRATCH_PER_BLOCK;
-            scales(d.lanewise(VectorOperators.LSHL, 16), Simd.HALF_TO_FLOAT_SCALE * 0x1p-16f).intoArray(scales, to);
-            scales(d, Simd.HALF_TO_FLOAT_SCALE).intoArray(scales, to + Simd.LANES);
+            bottomScales(d).intoArray(scales, to);
+            topScales(d).intoArray(scales, to + Simd.LANES);
             scales(dmin.lanewise(VectorOperators.LSHL, 16), Simd.HALF_TO_FLOAT_SCALE)
                     .intoArray(scales, to + 2 * Simd.LANES);
-            scales(dmin, Simd.HALF_TO_FLOAT_SCALE).intoArray(scales, to + 3 * Simd.LANES);
+            topScales(dmin).intoArray(scales, to + 3 * Simd.LANES);
         }
         for (int block = 0; block < cols / BLOCK; block++) {
             int superBlock = block / BLOCKS_PER_SUPER_BLOCK;
@@ -186,7 +158,11 @@ final class PackedQ4_K extends PackedWeight {
         return at + (long) RUNS * (cols / SUPER_BLOCK) + (long) RUN_BYTES * block;
     }
 
-    /** The group at byte offset {@code at}, its scales decoded in {@code scales}, times batch row {@code r}. */
+    /**
+     * The group at byte offset {@code at}, its scales decoded in {@code scales}, times batch row {@code r}. The loop
+     * over a block's runs is {@link PackedQ4_0}'s, written out again: in a helper of its own C2 would compile it
+     * apart and box the sums it returns (see {@link Simd}).
+     */
     private void multiplyOne(long at, float[] scales, BatchQuants quants, int r, float[] out, int o) {
         short[] x = quants.quants();
         float[] dx = quants.scales();

@@ -17,7 +17,7 @@ import java.nio.ByteOrder;
  * <p>Each format's kernels give every output the same operations in the same order whatever the batch size, so a
  * row's result does not depend on its batch.
  */
-abstract sealed class PackedWeight permits PackedFloatWeight, PackedQ4_0, PackedQ4_K {
+abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight {
 
     /** Elements of a Q8_0 or Q4_0 block; also the columns F16 is repacked by at a time. */
     static final int BLOCK = 32;
