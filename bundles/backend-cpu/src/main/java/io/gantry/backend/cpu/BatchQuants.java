@@ -38,11 +38,16 @@ final class BatchQuants {
     private short[] offsets = new short[0];
     /** Row {@code r}'s block {@code b}: {@code eightQuantSums[r cols / 32 + b] = 8 Σ x'}. */
     private float[] eightQuantSums = new float[0];
-    /** Row {@code r}'s block {@code b}: {@code negatedSums[r cols / 32 + b] = -Σ x}, added in element order. */
+    /** Row {@code r}'s block {@code b}: {@code negatedSums[r cols / 32 + b] = -Σ x}. */
     private float[] negatedSums = new float[0];
 
-    /** Quantizes {@code rows} rows of {@code cols} elements (a multiple of 32) of {@code in}. */
-    void quantize(float[] in, int rows, int cols, WorkerPool pool) {
+    /**
+     * Quantizes {@code rows} rows of {@code cols} elements (a multiple of 32) of {@code in}.
+     *
+     * @param blockSums whether to fill {@link #eightQuantSums} and {@link #negatedSums} too (left stale otherwise:
+     *                  Q4_0's kernels do not read them)
+     */
+    void quantize(float[] in, int rows, int cols, boolean blockSums, WorkerPool pool) {
         if (quants.length < rows * cols) {
             quants = new short[rows * cols];
             scales = new float[rows * cols / BLOCK];
@@ -52,11 +57,11 @@ final class BatchQuants {
         }
         int blocks = rows * cols / BLOCK;
         if (rows * cols < PARALLEL) {
-            quantizeBlocks(in, 0, blocks);
+            quantizeBlocks(in, 0, blocks, blockSums);
         } else {
             int perTask = Math.ceilDiv(blocks, 4 * pool.threads());
             pool.run(Math.ceilDiv(blocks, perTask), (task, worker) -> quantizeBlocks(in, task * perTask,
-                    Math.min(blocks, (task + 1) * perTask)));
+                    Math.min(blocks, (task + 1) * perTask), blockSums));
         }
     }
 
@@ -80,7 +85,7 @@ final class BatchQuants {
         return negatedSums;
     }
 
-    private void quantizeBlocks(float[] in, int start, int end) {
+    private void quantizeBlocks(float[] in, int start, int end, boolean blockSums) {
         for (int block = start; block < end; block++) {
             int at = block * BLOCK;
             FloatVector largest = FloatVector.zero(Simd.F);
@@ -96,20 +101,31 @@ final class BatchQuants {
                         .add(Simd.ROUND_TO_INTEGER).sub(Simd.ROUND_TO_INTEGER);
                 ((ShortVector) scaled.convertShape(VectorOperators.F2S, S, 0)).intoArray(quants, at + i);
             }
+            if (blockSums) {
+                sumBlock(in, at, block);
+            }
             int sum = 0;
-            int allSum = 0;
-            float elementSum = 0;
             for (int i = 0; i < HALF; i++) {
                 sum += quants[at + i];
-                allSum += quants[at + i] + quants[at + HALF + i];
                 quants[at + HALF + i] -= (short) (16 * quants[at + i]);
             }
-            for (int i = 0; i < BLOCK; i++) {
-                elementSum += in[at + i];
-            }
             offsets[block] = (short) (-8 * sum);
-            eightQuantSums[block] = 8 * allSum;
-            negatedSums[block] = -elementSum;
         }
+    }
+
+    /** Fills block {@code block}'s sums, its quants at {@code quants[at...]} not yet paired. */
+    private void sumBlock(float[] in, int at, int block) {
+        int quantSum = 0;
+        for (int i = 0; i < BLOCK; i++) {
+            quantSum += quants[at + i];
+        }
+        // Lane by lane, then across the lanes in Simd.sum's fixed order (reduceLanes leaves the order open, which
+        // could differ between compilations and so between batches).
+        FloatVector sums = FloatVector.zero(Simd.F);
+        for (int i = 0; i < BLOCK; i += Simd.LANES) {
+            sums = sums.add(FloatVector.fromArray(Simd.F, in, at + i));
+        }
+        eightQuantSums[block] = 8 * quantSum;
+        negatedSums[block] = -Simd.sum(sums);
     }
 }

@@ -82,7 +82,7 @@ final class Matmul {
         PackedWeight packed = vector ? weight.packed() : null;
         if (packed != null) {
             if (packed.multipliesQuants()) {
-                quants.quantize(in, rows, cols, pool);
+                quants.quantize(in, rows, cols, packed.readsBlockSums(), pool);
             }
             int groups = outRows / packed.groupRows();
             int perTask = Math.ceilDiv(groups, pool.threads() * TASKS_PER_THREAD);

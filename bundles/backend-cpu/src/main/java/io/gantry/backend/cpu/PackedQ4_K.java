@@ -88,6 +88,11 @@ final class PackedQ4_K extends PackedQuantWeight {
                 });
     }
 
+    @Override
+    boolean readsBlockSums() {
+        return true;
+    }
+
     /** Per block its decoded {@code s} and {@code m}, then per super-block its {@code d} and {@code dmin}. */
     @Override
     int scratchFloats(int rows) {

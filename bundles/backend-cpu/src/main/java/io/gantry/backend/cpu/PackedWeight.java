@@ -110,6 +110,11 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
     /** @return whether {@link #multiply} reads the batch quantized ({@link BatchQuants}) */
     abstract boolean multipliesQuants();
 
+    /** @return whether {@link #multiply} also reads the quantized batch's block sums ({@link BatchQuants}) */
+    boolean readsBlockSums() {
+        return false;
+    }
+
     /** @return the floats of scratch space {@link #multiply} needs for a batch of {@code rows} rows */
     abstract int scratchFloats(int rows);
 
