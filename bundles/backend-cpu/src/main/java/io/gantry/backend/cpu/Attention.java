@@ -1,28 +1,26 @@
 package io.gantry.backend.cpu;
 
 import io.gantry.api.backend.AttentionBatch;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 
 /**
  * Causal grouped-query attention over the KV pool. Each query attends to positions {@code 0..} its own of its
- * sequence, found through the sequence's block table.
+ * sequence, found through the sequence's block table ({@link SequenceSlots}).
  *
  * <p>One task per KV head and group of up to {@link #ROWS_PER_TASK} consecutive rows of one sequence (a decode row
- * alone, or part of a prefill chunk). A task reads its KV head's keys, then its values, {@link #CHUNK} positions at
- * a time: it copies them from the pool's blocks into one contiguous run of floats (converting F16 pools' elements),
- * which then serves every row and query head of the task. The kernels thus see neither block tables nor the pool's
- * element type, and read each chunk from the core's cache.
+ * alone, or part of a prefill chunk). A task reads its KV head's keys and values straight from the pool, a few
+ * thousand elements at a time, each serving every row and query head of the task while it is in the core's L1
+ * cache. Keys are multiplied a tile row at a time ({@link CpuKvPool}): one vector holds the scores of
+ * {@link Simd#LANES} slots, so no horizontal sums are needed; values are added a head's vector at a time.
  */
 final class Attention {
 
-    /**
-     * Positions per chunk: a multiple of every vector width, and few enough that a chunk of 128-element heads
-     * (32 KiB) stays in the core's L1 or L2 cache next to the scores.
-     */
-    private static final int CHUNK = 64;
-    /** Rows of one sequence per task: they share each chunk the task reads. */
+    /** Rows of one sequence per task: they share each key and value the task reads. */
     private static final int ROWS_PER_TASK = 8;
+    /** Groups of slots whose scores one kernel call computes together: four independent FMA chains. */
+    private static final int SUBTILES_PER_CALL = 4;
 
     private Attention() {
     }
@@ -31,76 +29,82 @@ final class Attention {
      * @param out   rows of {@code heads * headDim}: the result
      * @param q     rows of {@code heads * headDim}: the rotated queries
      * @param heads query heads, a multiple of the pool's KV heads
+     * @throws IllegalArgumentException if a block table maps a position outside the pool
      */
     static void run(WorkerPool pool, float[] out, float[] q, int heads, CpuKvPool kv, int layer,
             AttentionBatch batch, BatchRows rows, boolean vector) {
         int headDim = kv.spec().headDim();
-        int capacity = kv.spec().capacitySlots();
         int kvHeads = kv.spec().kvHeads();
         int group = heads / kvHeads;
         float scale = (float) (1 / Math.sqrt(headDim));
-        boolean batchedDots = vector && headDim % Simd.LANES == 0;
+        SequenceSlots[] sequenceSlots = new SequenceSlots[batch.sequences()];
+        for (int s = 0; s < batch.sequences(); s++) {
+            if (batch.rowCounts()[s] > 0) {
+                sequenceSlots[s] = SequenceSlots.of(kv, batch, s);
+            }
+        }
+        MemorySegment keys = kv.keys(layer);
+        MemorySegment values = kv.values(layer);
+        boolean half = kv.half();
         int[] taskRows = rowGroups(batch);
         pool.run(taskRows.length / 2 * kvHeads, (task, worker) -> {
             int firstRow = taskRows[2 * (task / kvHeads)];
             int rowCount = taskRows[2 * (task / kvHeads) + 1];
             int kvHead = task % kvHeads;
-            int sequence = rows.sequence()[firstRow];
+            SequenceSlots slots = sequenceSlots[rows.sequence()[firstRow]];
             int firstLength = rows.position()[firstRow] + 1;
             int length = firstLength + rowCount - 1;
-            Blocks blocks = new Blocks(kv, layer, (long) kvHead * capacity * headDim, batch.blockTables()[sequence],
-                    batch.blockSize(), sequence);
-            // One scratch array: the chunk, the scores of each row and query head, room for a group of lane vectors.
-            int scoresStride = Simd.F.loopBound(length + Simd.LANES - 1);
-            int scoresAt = CHUNK * headDim;
-            int lanesAt = scoresAt + rowCount * group * scoresStride;
-            float[] scratch = pool.scratch(worker, lanesAt + Simd.LANES * Simd.LANES);
-            for (int first = 0; first < length; first += CHUNK) {
-                int count = Math.min(CHUNK, length - first);
-                blocks.read(true, first, count, scratch);
-                for (int j = 0; j < rowCount; j++) {
-                    // Row j attends to positions up to firstLength + j - 1.
-                    int rowCountInChunk = Math.min(count, firstLength + j - first);
-                    for (int h = 0; h < group && rowCountInChunk > 0; h++) {
-                        int query = ((firstRow + j) * heads + kvHead * group + h) * headDim;
-                        int scores = scoresAt + (j * group + h) * scoresStride + first;
-                        if (batchedDots) {
-                            scoresByGroups(scratch, scores, lanesAt, q, query, headDim, rowCountInChunk, scale);
-                        } else {
-                            for (int t = 0; t < rowCountInChunk; t++) {
-                                scratch[scores + t] = Simd.dot(q, query, scratch, t * headDim, headDim, vector) * scale;
-                            }
-                        }
+            // Each query's scores: a vector's width of room before position 0 and after the last position, where
+            // the lanes of partly used slot groups land (see scoresOfSubtiles).
+            int stride = Simd.LANES + Math.ceilDiv(length + Simd.LANES, Simd.LANES) * Simd.LANES;
+            float[] scores = pool.scratch(worker, rowCount * group * stride);
+            long headKeys = kv.headKeys(kvHead);
+            int runs = slots.runsBefore(length);
+            if (vector) {
+                int subtiles = slots.subtilesBefore(length);
+                for (int k = 0; k < subtiles; k += SUBTILES_PER_CALL) {
+                    for (int query = 0; query < rowCount * group; query++) {
+                        scoresOfSubtiles(keys, half, headKeys, slots, k, subtiles - 1, q,
+                                queryAt(firstRow, kvHead, query, group, heads, headDim), headDim, scale, scores,
+                                query * stride + Simd.LANES);
+                    }
+                }
+            } else {
+                for (int r = 0; r < runs; r++) {
+                    for (int query = 0; query < rowCount * group; query++) {
+                        scalarScores(keys, half, kv, headKeys, slots, r, q,
+                                queryAt(firstRow, kvHead, query, group, heads, headDim), headDim, scale, scores,
+                                query * stride + Simd.LANES);
                     }
                 }
             }
-            for (int j = 0; j < rowCount; j++) {
-                for (int h = 0; h < group; h++) {
-                    softmax(scratch, scoresAt + (j * group + h) * scoresStride, firstLength + j, vector);
-                    int offset = ((firstRow + j) * heads + kvHead * group + h) * headDim;
-                    Arrays.fill(out, offset, offset + headDim, 0f);
-                }
+            for (int query = 0; query < rowCount * group; query++) {
+                softmax(scores, query * stride + Simd.LANES, firstLength + query / group, vector);
+                int at = queryAt(firstRow, kvHead, query, group, heads, headDim);
+                Arrays.fill(out, at, at + headDim, 0f);
             }
-            for (int first = 0; first < length; first += CHUNK) {
-                int count = Math.min(CHUNK, length - first);
-                blocks.read(false, first, count, scratch);
-                for (int j = 0; j < rowCount; j++) {
-                    int rowCountInChunk = Math.min(count, firstLength + j - first);
-                    for (int h = 0; h < group && rowCountInChunk > 0; h++) {
-                        int offset = ((firstRow + j) * heads + kvHead * group + h) * headDim;
-                        int weights = scoresAt + (j * group + h) * scoresStride + first;
-                        if (batchedDots) {
-                            addWeightedValues(out, offset, scratch, weights, headDim, rowCountInChunk);
-                        } else {
-                            for (int t = 0; t < rowCountInChunk; t++) {
-                                RowOps.addScaled(out, offset, scratch[weights + t], scratch, t * headDim, headDim,
-                                        vector);
-                            }
-                        }
+            for (int r = 0; r < runs; r++) {
+                int position = slots.runPosition(r);
+                long value = kv.valueElement(kvHead, slots.runSlot(r));
+                for (int query = 0; query < rowCount * group; query++) {
+                    // The query's row attends to positions up to firstLength + query / group - 1.
+                    int count = Math.min(slots.runLength(r), firstLength + query / group - position);
+                    if (count > 0) {
+                        addWeightedValues(out, queryAt(firstRow, kvHead, query, group, heads, headDim), values,
+                                half, value, scores, query * stride + Simd.LANES + position, headDim, count, vector);
                     }
                 }
             }
         });
+    }
+
+    /**
+     * @param query a task's query: row {@code query / group} of the task, query head {@code query % group} of its
+     *              KV head
+     * @return where the query's vector starts in the queries (and its result in the output)
+     */
+    private static int queryAt(int firstRow, int kvHead, int query, int group, int heads, int headDim) {
+        return ((firstRow + query / group) * heads + kvHead * group + query % group) * headDim;
     }
 
     /**
@@ -124,110 +128,127 @@ final class Attention {
         return taskRows;
     }
 
-    /** One KV head's keys and values of one sequence in one layer, found through the sequence's block table. */
-    private record Blocks(CpuKvPool kv, int layer, long headBase, int[] table, int blockSize, int sequence) {
-
-        /**
-         * Copies the keys (or values) of positions {@code first..first+count-1} to {@code out[0...]} as floats, one
-         * position's vector after the other.
-         */
-        void read(boolean keys, int first, int count, float[] out) {
-            int headDim = kv.spec().headDim();
-            int capacity = kv.spec().capacitySlots();
-            for (int position = first, end = first + count; position < end; ) {
-                int block = position / blockSize;
-                int within = position - block * blockSize;
-                int run = Math.min(blockSize - within, end - position);
-                int start = block < table.length ? table[block] * blockSize : -1;
-                if (start < 0 || start + blockSize > capacity) {
-                    throw new IllegalArgumentException("The block table of sequence " + sequence + " maps block "
-                            + block + " outside the KV pool's " + capacity + " slots");
-                }
-                kv.read(layer, keys, headBase + (long) (start + within) * headDim, run, out,
-                        (position - first) * headDim);
-                position += run;
-            }
-        }
-    }
-
     /**
-     * Writes the scaled scores {@code q · k[t]} of the chunk's {@code count} keys (contiguous at {@code chunk[0...]})
-     * to {@code chunk[scores...]}, {@link Simd#LANES} positions at a time: each position's products are summed into
-     * one vector at {@code chunk[lanes...]}, and one {@link Simd#sums} call reduces the group's vectors together.
-     * Done for speed: a horizontal sum per position cost more than its dot product. Four positions are multiplied
-     * together, so that four independent FMA chains hide each other's latency (in a group's last four, positions past
-     * {@code count} repeat its last position; the lane vectors of positions past those four keep stale values; the
-     * sums of both are dropped, and each sum comes from its own vector only).
+     * Writes the scaled scores of one query against the keys of {@link #SUBTILES_PER_CALL} consecutive subtiles of
+     * {@code slots}, from {@code first} ({@code last} repeats in place of subtiles past the last): the score of
+     * position {@code p} goes to {@code scores[at + p]}. Each subtile is {@link Simd#LANES} slots of one key tile,
+     * multiplied with the query element by element: one FMA chain per subtile, four chains to hide each other's
+     * latency. A subtile's lanes before its run's first slot are not stored, its lanes after the run's last slot
+     * are (to positions that a later subtile overwrites, or past the sequence): stored in position order, every
+     * position's last store comes from the subtile that holds its slot.
      */
-    private static void scoresByGroups(float[] chunk, int scores, int lanes, float[] q, int query, int headDim,
-            int count, float scale) {
-        for (int first = 0; first < count; first += Simd.LANES) {
-            int groupCount = Math.min(Simd.LANES, count - first);
-            for (int j = 0; j < groupCount; j += 4) {
-                int key0 = (first + j) * headDim;
-                int key1 = j + 1 < groupCount ? key0 + headDim : key0;
-                int key2 = j + 2 < groupCount ? key1 + headDim : key1;
-                int key3 = j + 3 < groupCount ? key2 + headDim : key2;
-                FloatVector products0 = FloatVector.zero(Simd.F);
-                FloatVector products1 = products0;
-                FloatVector products2 = products0;
-                FloatVector products3 = products0;
-                for (int d = 0; d < headDim; d += Simd.LANES) {
-                    FloatVector queryPart = FloatVector.fromArray(Simd.F, q, query + d);
-                    products0 = queryPart.fma(FloatVector.fromArray(Simd.F, chunk, key0 + d), products0);
-                    products1 = queryPart.fma(FloatVector.fromArray(Simd.F, chunk, key1 + d), products1);
-                    products2 = queryPart.fma(FloatVector.fromArray(Simd.F, chunk, key2 + d), products2);
-                    products3 = queryPart.fma(FloatVector.fromArray(Simd.F, chunk, key3 + d), products3);
-                }
-                products0.intoArray(chunk, lanes + j * Simd.LANES);
-                products1.intoArray(chunk, lanes + (j + 1) * Simd.LANES);
-                products2.intoArray(chunk, lanes + (j + 2) * Simd.LANES);
-                products3.intoArray(chunk, lanes + (j + 3) * Simd.LANES);
+    private static void scoresOfSubtiles(MemorySegment keys, boolean half, long headKeys, SequenceSlots slots,
+            int first, int last, float[] q, int query, int headDim, float scale, float[] scores, int at) {
+        int second = Math.min(first + 1, last);
+        int third = Math.min(first + 2, last);
+        int fourth = Math.min(first + 3, last);
+        long keys0 = headKeys + slots.subtileElement(first);
+        long keys1 = headKeys + slots.subtileElement(second);
+        long keys2 = headKeys + slots.subtileElement(third);
+        long keys3 = headKeys + slots.subtileElement(fourth);
+        FloatVector sums0 = FloatVector.zero(Simd.F);
+        FloatVector sums1 = sums0;
+        FloatVector sums2 = sums0;
+        FloatVector sums3 = sums0;
+        for (int d = 0; d < headDim; d++) {
+            FloatVector element = FloatVector.broadcast(Simd.F, q[query + d]);
+            long row = (long) d * CpuKvPool.TILE;
+            sums0 = load(keys, keys0 + row, half).fma(element, sums0);
+            sums1 = load(keys, keys1 + row, half).fma(element, sums1);
+            sums2 = load(keys, keys2 + row, half).fma(element, sums2);
+            sums3 = load(keys, keys3 + row, half).fma(element, sums3);
+        }
+        storeScores(sums0, scale, scores, at, slots, first);
+        storeScores(sums1, scale, scores, at, slots, second);
+        storeScores(sums2, scale, scores, at, slots, third);
+        storeScores(sums3, scale, scores, at, slots, fourth);
+    }
+
+    private static void storeScores(FloatVector sums, float scale, float[] scores, int at, SequenceSlots slots,
+            int subtile) {
+        int firstLane = slots.subtileFirstLane(subtile);
+        int to = at + slots.subtilePosition(subtile);
+        if (firstLane == 0) {
+            sums.mul(scale).intoArray(scores, to);
+        } else {
+            sums.mul(scale).intoArray(scores, to, Simd.F.indexInRange(-firstLane, Simd.LANES));
+        }
+    }
+
+    /** {@link #scoresOfSubtiles} for one run of slots, without vectors. */
+    private static void scalarScores(MemorySegment keys, boolean half, CpuKvPool kv, long headKeys,
+            SequenceSlots slots, int run, float[] q, int query, int headDim, float scale, float[] scores, int at) {
+        int position = slots.runPosition(run);
+        for (int t = 0; t < slots.runLength(run); t++) {
+            long key = headKeys + kv.keyElement(slots.runSlot(run) + t);
+            float sum = 0;
+            for (int d = 0; d < headDim; d++) {
+                sum = Math.fma(q[query + d], element(keys, key + (long) d * CpuKvPool.TILE, half), sum);
             }
-            Simd.sums(chunk, lanes, Simd.LANES);
-            for (int j = 0; j < groupCount; j++) {
-                chunk[scores + first + j] = chunk[lanes + Simd.sumIndex(j)] * scale;
-            }
+            scores[at + position + t] = sum * scale;
         }
     }
 
     /**
-     * {@code out += sum over t of weights[t] * v[t]} for the chunk's {@code count} values (contiguous at
-     * {@code chunk[0...]}), summed in registers: four vectors of the head's lanes at a time, then any vectors left
-     * one at a time. Each sum starts from {@code out}, so chunk after chunk the additions run in position order as
+     * {@code out += sum over t of weights[t] * v[t]} for the {@code count} values from element {@code value} on,
+     * summed in registers: four vectors of the head's lanes at a time, then any vectors left one at a time, then
+     * any elements left. Each sum starts from {@code out}, so run after run the additions go in position order as
      * one chain. Done for speed: adding each position into {@code out} in memory made every position wait for the
      * store of the one before, and one accumulator made every position wait for the FMA of the one before (four
      * independent FMAs per position: 2.5x faster on Zen 4).
      */
-    private static void addWeightedValues(float[] out, int offset, float[] chunk, int weights, int headDim,
-            int count) {
+    private static void addWeightedValues(float[] out, int offset, MemorySegment values, boolean half, long value,
+            float[] weights, int weightsAt, int headDim, int count, boolean vector) {
         int d = 0;
-        for (int n = Simd.LANES; d + 4 * n <= headDim; d += 4 * n) {
-            FloatVector sum0 = FloatVector.fromArray(Simd.F, out, offset + d);
-            FloatVector sum1 = FloatVector.fromArray(Simd.F, out, offset + d + n);
-            FloatVector sum2 = FloatVector.fromArray(Simd.F, out, offset + d + 2 * n);
-            FloatVector sum3 = FloatVector.fromArray(Simd.F, out, offset + d + 3 * n);
-            for (int t = 0; t < count; t++) {
-                FloatVector weight = FloatVector.broadcast(Simd.F, chunk[weights + t]);
-                int at = t * headDim + d;
-                sum0 = FloatVector.fromArray(Simd.F, chunk, at).fma(weight, sum0);
-                sum1 = FloatVector.fromArray(Simd.F, chunk, at + n).fma(weight, sum1);
-                sum2 = FloatVector.fromArray(Simd.F, chunk, at + 2 * n).fma(weight, sum2);
-                sum3 = FloatVector.fromArray(Simd.F, chunk, at + 3 * n).fma(weight, sum3);
+        if (vector) {
+            for (int n = Simd.LANES; d + 4 * n <= headDim; d += 4 * n) {
+                FloatVector sum0 = FloatVector.fromArray(Simd.F, out, offset + d);
+                FloatVector sum1 = FloatVector.fromArray(Simd.F, out, offset + d + n);
+                FloatVector sum2 = FloatVector.fromArray(Simd.F, out, offset + d + 2 * n);
+                FloatVector sum3 = FloatVector.fromArray(Simd.F, out, offset + d + 3 * n);
+                for (int t = 0; t < count; t++) {
+                    FloatVector weight = FloatVector.broadcast(Simd.F, weights[weightsAt + t]);
+                    long at = value + (long) t * headDim + d;
+                    sum0 = load(values, at, half).fma(weight, sum0);
+                    sum1 = load(values, at + n, half).fma(weight, sum1);
+                    sum2 = load(values, at + 2 * n, half).fma(weight, sum2);
+                    sum3 = load(values, at + 3 * n, half).fma(weight, sum3);
+                }
+                sum0.intoArray(out, offset + d);
+                sum1.intoArray(out, offset + d + n);
+                sum2.intoArray(out, offset + d + 2 * n);
+                sum3.intoArray(out, offset + d + 3 * n);
             }
-            sum0.intoArray(out, offset + d);
-            sum1.intoArray(out, offset + d + n);
-            sum2.intoArray(out, offset + d + 2 * n);
-            sum3.intoArray(out, offset + d + 3 * n);
-        }
-        for (; d < headDim; d += Simd.LANES) {
-            FloatVector sum = FloatVector.fromArray(Simd.F, out, offset + d);
-            for (int t = 0; t < count; t++) {
-                sum = FloatVector.fromArray(Simd.F, chunk, t * headDim + d)
-                        .fma(FloatVector.broadcast(Simd.F, chunk[weights + t]), sum);
+            for (; d + Simd.LANES <= headDim; d += Simd.LANES) {
+                FloatVector sum = FloatVector.fromArray(Simd.F, out, offset + d);
+                for (int t = 0; t < count; t++) {
+                    sum = load(values, value + (long) t * headDim + d, half)
+                            .fma(FloatVector.broadcast(Simd.F, weights[weightsAt + t]), sum);
+                }
+                sum.intoArray(out, offset + d);
             }
-            sum.intoArray(out, offset + d);
         }
+        for (; d < headDim; d++) {
+            float sum = out[offset + d];
+            for (int t = 0; t < count; t++) {
+                sum = Math.fma(element(values, value + (long) t * headDim + d, half), weights[weightsAt + t], sum);
+            }
+            out[offset + d] = sum;
+        }
+    }
+
+    /** @return the {@link Simd#LANES} pool elements from {@code element} on, as floats */
+    private static FloatVector load(MemorySegment pool, long element, boolean half) {
+        return half
+                ? Simd.halfToFloat(pool, element * Short.BYTES)
+                : FloatVector.fromMemorySegment(Simd.F, pool, element * Float.BYTES, Simd.LE);
+    }
+
+    /** @return the pool element at {@code element}, as a float */
+    private static float element(MemorySegment pool, long element, boolean half) {
+        return half
+                ? Float.float16ToFloat(pool.getAtIndex(Simd.SHORT_LE, element))
+                : pool.getAtIndex(Simd.FLOAT_LE, element);
     }
 
     /** Turns {@code scores[at..at+length-1]} into softmax weights in place. */

@@ -316,17 +316,15 @@ public final class CpuBackend implements DeviceBackend, AutoCloseable {
             int cols = kvHeads * headDim;
             float[] keys = data(k, rows.rows(), cols, "storeKv keys");
             float[] values = data(v, rows.rows(), cols, "storeKv values");
+            int[] slots = new int[rows.rows()];
             for (int r = 0; r < rows.rows(); r++) {
-                int slot = batch.slot(rows.sequence()[r], rows.position()[r]);
-                if (slot < 0 || slot >= capacity) {
-                    throw new IllegalArgumentException("The block table of sequence " + rows.sequence()[r]
-                            + " maps position " + rows.position()[r] + " to slot " + slot + ", outside the KV pool's "
-                            + capacity + " slots");
-                }
-                for (int h = 0; h < kvHeads; h++) {
-                    kv.store(layer, ((long) h * capacity + slot) * headDim, keys, values, r * cols + h * headDim);
-                }
+                slots[r] = SequenceSlots.slot(batch, rows.sequence()[r], rows.position()[r], capacity);
             }
+            workers.run(kvHeads, (h, worker) -> {
+                for (int r = 0; r < slots.length; r++) {
+                    kv.store(layer, h, slots[r], keys, values, r * cols + h * headDim);
+                }
+            });
         } finally {
             inFlight.exit();
         }

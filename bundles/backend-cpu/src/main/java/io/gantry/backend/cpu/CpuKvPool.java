@@ -11,21 +11,34 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * Keys and values in F32 or F16 ({@link KvPoolSpec#elementType()}), off the Java heap (freed on
  * {@link #release()}, not by a collection, and not bounded by the heap size), one segment per layer for each.
- * Within a layer, head {@code h}'s vector for slot {@code s} starts at element {@code (h * capacitySlots + s) *
- * headDim}: head-major, so the slots of one block table block are contiguous for each head and attention streams
- * them.
+ *
+ * <p>Slots are grouped in tiles of {@link #TILE}, the capacity rounded up to whole tiles. Within a layer, each
+ * head's tiles follow each other. A tile of keys is stored transposed: for each of the head's elements, the
+ * {@link #TILE} slots' values side by side ({@link #keyElement}). So attention multiplies a query with the keys of
+ * many slots as vector FMAs over the head's elements, one lane per slot, with no horizontal sums. Values are stored
+ * slot after slot ({@link #valueElement}): a weighted sum of values adds whole vectors of a head.
+ *
+ * <p>F16 pools store keys and values beyond the half range as the largest half of their sign (an infinity would
+ * turn the whole softmax into NaN), and read them back by {@link Simd#halfToFloat}.
  */
 final class CpuKvPool implements KvPool, CpuBackend.Allocation {
 
-    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
-    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT;
+    /** Little-endian, as the kernels' vector loads read them. */
+    private static final ValueLayout.OfFloat FLOAT = Simd.FLOAT_LE;
+    private static final ValueLayout.OfShort HALF = Simd.SHORT_LE;
 
-    /** Each thread's buffer for the halves {@link #read} converts. */
+    /** The largest finite half float. */
+    private static final float HALF_MAX = 65504f;
+    /** Slots per tile: a multiple of every vector width. */
+    static final int TILE = 16;
+
+    /** Each thread's buffer for the halves {@link #store} converts. */
     private static final ThreadLocal<short[]> HALVES = ThreadLocal.withInitial(() -> new short[0]);
 
     private final CpuBackend owner;
     private final KvPoolSpec spec;
     private final boolean half;
+    private final int tiles;
     private final Arena arena = Arena.ofShared();
     private final AtomicBoolean released = new AtomicBoolean();
     private final MemorySegment[] keys;
@@ -36,7 +49,8 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
         this.owner = owner;
         this.spec = spec;
         this.half = spec.elementType() == TensorType.F16;
-        long layerBytes = spec.bytes() / spec.layers() / 2;
+        this.tiles = Math.ceilDiv(spec.capacitySlots(), TILE);
+        long layerBytes = layerElements() * (half ? Short.BYTES : Float.BYTES);
         keys = new MemorySegment[spec.layers()];
         values = new MemorySegment[spec.layers()];
         try {
@@ -59,7 +73,11 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
 
     @Override
     public long byteSize() {
-        return spec.bytes();
+        return 2L * spec.layers() * layerElements() * (half ? Short.BYTES : Float.BYTES);
+    }
+
+    private long layerElements() {
+        return (long) spec.kvHeads() * tiles * TILE * spec.headDim();
     }
 
     @Override
@@ -74,55 +92,74 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
         return owner;
     }
 
+    /** @return whether elements are F16 (else F32) */
+    boolean half() {
+        return half;
+    }
+
+    /** @return the keys of one layer */
+    MemorySegment keys(int layer) {
+        live();
+        return keys[layer];
+    }
+
+    /** @return the values of one layer */
+    MemorySegment values(int layer) {
+        live();
+        return values[layer];
+    }
+
+    /** @return the element of a layer's keys where {@code head}'s tiles start */
+    long headKeys(int head) {
+        return (long) head * tiles * TILE * spec.headDim();
+    }
+
     /**
-     * Writes one head's key and value for one slot.
-     *
-     * @param element the first element of the head's vector in the layer ({@code (h * capacitySlots + slot) *
-     *                headDim})
+     * @return the element, from {@link #headKeys}, of element 0 of the key of {@code slot}; element {@code d}
+     *         lies {@code d * TILE} after it
      */
-    void store(int layer, long element, float[] key, float[] value, int from) {
+    long keyElement(int slot) {
+        return (long) (slot / TILE) * TILE * spec.headDim() + slot % TILE;
+    }
+
+    /** @return the element of a layer's values where {@code head}'s value for {@code slot} starts */
+    long valueElement(int head, int slot) {
+        return ((long) head * tiles * TILE + slot) * spec.headDim();
+    }
+
+    /** Writes one head's key and value for one slot. */
+    void store(int layer, int head, int slot, float[] key, float[] value, int from) {
         live();
         int headDim = spec.headDim();
+        long keyAt = headKeys(head) + keyElement(slot);
+        long valueAt = valueElement(head, slot);
         if (half) {
-            // Converted in an array, then copied: a plain array loop, which C2 vectorises (vcvtps2ph on x86); a loop
-            // storing into the segment made C2 recompile the step's kernels again and again (see Simd).
-            short[] halves = new short[2 * headDim];
-            for (int i = 0; i < headDim; i++) {
-                halves[i] = Float.floatToFloat16(key[from + i]);
-                halves[headDim + i] = Float.floatToFloat16(value[from + i]);
+            short[] halves = HALVES.get();
+            if (halves.length < headDim) {
+                halves = new short[headDim];
+                HALVES.set(halves);
             }
-            MemorySegment.copy(halves, 0, keys[layer], HALF, element * Short.BYTES, headDim);
-            MemorySegment.copy(halves, headDim, values[layer], HALF, element * Short.BYTES, headDim);
+            toHalves(key, from, headDim, halves);
+            for (int d = 0; d < headDim; d++) {
+                keys[layer].setAtIndex(HALF, keyAt + (long) d * TILE, halves[d]);
+            }
+            toHalves(value, from, headDim, halves);
+            MemorySegment.copy(halves, 0, values[layer], HALF, valueAt * Short.BYTES, headDim);
         } else {
-            MemorySegment.copy(key, from, keys[layer], FLOAT, element * Float.BYTES, headDim);
-            MemorySegment.copy(value, from, values[layer], FLOAT, element * Float.BYTES, headDim);
+            for (int d = 0; d < headDim; d++) {
+                keys[layer].setAtIndex(FLOAT, keyAt + (long) d * TILE, key[from + d]);
+            }
+            MemorySegment.copy(value, from, values[layer], FLOAT, valueAt * Float.BYTES, headDim);
         }
     }
 
     /**
-     * Copies {@code count} consecutive slots of one head, keys or values, to {@code out} as floats: the vectors of
-     * slots {@code slot..slot+count-1}, one after the other.
-     *
-     * @param element the first element of the head's vector for {@code slot} in the layer
+     * Converts {@code count} floats to halves, saturating at the half range. Done for speed: a plain array loop,
+     * which C2 vectorises (vcvtps2ph on x86), where a loop storing into the segment is not.
      */
-    void read(int layer, boolean ofKeys, long element, int count, float[] out, int outOffset) {
-        live();
-        MemorySegment from = (ofKeys ? keys : values)[layer];
-        int elements = count * spec.headDim();
-        if (half) {
-            // Copied, then converted in arrays: a plain array loop, which C2 vectorises (vcvtph2ps on x86); a loop
-            // reading the segment made C2 recompile the step's kernels again and again (see Simd).
-            short[] halves = HALVES.get();
-            if (halves.length < elements) {
-                halves = new short[elements];
-                HALVES.set(halves);
-            }
-            MemorySegment.copy(from, HALF, element * Short.BYTES, halves, 0, elements);
-            for (int i = 0; i < elements; i++) {
-                out[outOffset + i] = Float.float16ToFloat(halves[i]);
-            }
-        } else {
-            MemorySegment.copy(from, FLOAT, element * Float.BYTES, out, outOffset, elements);
+    private static void toHalves(float[] floats, int from, int count, short[] halves) {
+        for (int i = 0; i < count; i++) {
+            halves[i] = Float.floatToFloat16(Math.clamp(floats[from + i], -HALF_MAX, HALF_MAX));
         }
     }
 

@@ -9,10 +9,12 @@ import io.gantry.api.backend.KvPool;
 import io.gantry.api.backend.KvPoolSpec;
 import io.gantry.api.backend.TensorType;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
@@ -38,13 +40,15 @@ class AttentionTest {
     private static final int ROWS = 15;
 
     /**
-     * Head sizes: 20 is a multiple of no vector width (the scalar tails), 64 of every one (scores by groups of
-     * positions). Blocks of 7 slots: the positions that the vector kernel multiplies together in fours lie in two
-     * blocks, and so do the chunks' first and last positions.
+     * Head sizes: 20 is a multiple of no vector width (the values' scalar tails), 64 of every one. Blocks of 7 and 8
+     * slots: most blocks start inside a group of slots that the vector kernel scores together, and the groups it
+     * multiplies together in fours lie in several blocks. Blocks of 16: whole key tiles. Blocks of 100: runs split
+     * inside a block.
      */
     @ParameterizedTest(name = "vector={0}, headDim={1}, blockSize={2}, {3}")
     @CsvSource({"true, 20, 8, F32", "false, 20, 8, F32", "true, 64, 8, F32", "false, 64, 8, F32",
-            "true, 64, 7, F32", "false, 64, 7, F32", "true, 64, 7, F16", "false, 20, 8, F16"})
+            "true, 64, 7, F32", "false, 64, 7, F32", "true, 64, 7, F16", "false, 20, 8, F16", "true, 20, 7, F16",
+            "true, 64, 16, F16", "true, 64, 100, F32"})
     void shuffledBlockTablesGiveContiguousAttention(boolean vector, int headDim, int blockSize, TensorType type) {
         Random random = new Random(20);
         int kvCols = KV_HEADS * headDim;
@@ -87,6 +91,37 @@ class AttentionTest {
             for (int i = 0; i < expected.length; i++) {
                 assertEquals(expected[i], throughShuffled[i], 1e-5, "element " + i);
             }
+        }
+    }
+
+    /**
+     * Keys and values beyond the half range saturate in an F16 pool: the position whose key overflows takes all of
+     * the weight, and its value comes out as the largest half, not as an infinity or NaN.
+     */
+    @ParameterizedTest(name = "vector={0}")
+    @ValueSource(booleans = {true, false})
+    void halfPoolsSaturateKeysAndValuesBeyondTheHalfRange(boolean vector) {
+        int headDim = 16;
+        float[] keys = new float[2 * headDim];
+        float[] values = new float[2 * headDim];
+        Arrays.fill(keys, 0, headDim, 1e6f);
+        Arrays.fill(values, 0, headDim, -1e9f);
+        Arrays.fill(values, headDim, 2 * headDim, 1f);
+        float[] query = new float[headDim];
+        Arrays.fill(query, 1f);
+        try (CpuBackend backend = new CpuBackend(1, vector)) {
+            KvPool pool = backend.allocateKvPool(new KvPoolSpec(1, 1, headDim, 16, TensorType.F16));
+            int[][] table = {{0}};
+            backend.storeKv(pool, 0, BackendTestSupport.buffer(backend, keys, 2, headDim),
+                    BackendTestSupport.buffer(backend, values, 2, headDim),
+                    new AttentionBatch(1, new int[] {0}, new int[] {2}, new int[] {0}, table, 16));
+            DeviceBuffer out = backend.allocate(1, headDim);
+            backend.attention(out, BackendTestSupport.buffer(backend, query, 1, headDim), 1, pool, 0,
+                    new AttentionBatch(1, new int[] {0}, new int[] {1}, new int[] {1}, table, 16));
+            for (float element : BackendTestSupport.read(backend, out, 1)) {
+                assertEquals(-65504f, element, "the largest negative half");
+            }
+            pool.release();
         }
     }
 

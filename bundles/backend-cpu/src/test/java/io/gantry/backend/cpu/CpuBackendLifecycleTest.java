@@ -39,10 +39,11 @@ class CpuBackendLifecycleTest {
         CpuBackend backend = new CpuBackend(2, true);
         DeviceBuffer buffer = backend.allocate(2, 8);
         KvPool pool = backend.allocateKvPool(new KvPoolSpec(1, 1, 8, 4, TensorType.F16));
-        assertEquals(2L * 8 * 4 * Short.BYTES, pool.byteSize());
+        // Keys and values of one layer, 8 elements per slot, the 4 slots rounded up to a whole tile.
+        assertEquals(2L * 8 * CpuKvPool.TILE * Short.BYTES, pool.byteSize());
         backend.close();
         assertThrows(IllegalStateException.class, () -> ((CpuBuffer) buffer).data());
-        assertThrows(IllegalStateException.class, () -> ((CpuKvPool) pool).read(0, true, 0, 1, new float[8], 0));
+        assertThrows(IllegalStateException.class, () -> ((CpuKvPool) pool).keys(0));
         assertThrows(IllegalStateException.class, () -> backend.allocate(1, 1));
         assertThrows(IllegalStateException.class, backend::synchronize);
         backend.close();
