@@ -13,8 +13,8 @@ final class KvCacheTypeOption {
     @Spec(Spec.Target.MIXEE)
     private CommandSpec command;
 
-    @Option(names = "--kv-cache-type", paramLabel = "TYPE", defaultValue = "f32",
-            description = "How the KV pool stores keys and values: f32, or f16 (half the memory per token); a backend "
+    @Option(names = "--kv-cache-type", paramLabel = "TYPE", defaultValue = "f16",
+            description = "How the KV pool stores keys and values: f16, or f32 (twice the memory per token); a backend "
                     + "whose pools cannot hold f16 uses f32 (default: ${DEFAULT-VALUE}).")
     private String kvCacheType;
 

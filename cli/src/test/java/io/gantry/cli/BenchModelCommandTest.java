@@ -35,7 +35,7 @@ class BenchModelCommandTest {
                 + "\\(every tensor but the token embeddings\\), so the weights were read at: tg4 [0-9.]+ GB/s, "
                 + "tg4 @ b1 [0-9.]+ GB/s, tg4 @ b3 [0-9.]+ GB/s\\.")), run.out());
         assertTrue(run.out().contains("Backend: cpu, "), run.out());
-        assertTrue(run.out().contains("(F32, in native memory, off the Java heap)"), run.out());
+        assertTrue(run.out().contains("(F16, in native memory, off the Java heap)"), run.out());
         assertTrue(run.out().contains("KV pool: 48 slots"), "3 sequences of 8 + 4 tokens, 16-slot blocks: "
                 + run.out());
         assertTrue(run.out().contains("Java heap after the model loaded: peak used "), run.out());

@@ -82,11 +82,11 @@ public final class EngineService {
         int kvCacheMb() default 1024;
 
         /** @return the KV pool's element type */
-        @AttributeDefinition(name = "kvCacheType", description = "How the KV pool stores keys and values: f32, or "
-                + "f16 (half the memory per token, as llama.cpp's default cache type). A backend whose pools cannot "
-                + "hold f16 uses f32.", options = {@Option(label = "f32", value = "f32"),
-                        @Option(label = "f16", value = "f16")})
-        String kvCacheType() default "f32";
+        @AttributeDefinition(name = "kvCacheType", description = "How the KV pool stores keys and values: f16 "
+                + "(as llama.cpp's default cache type), or f32 (twice the memory per token). A backend whose pools "
+                + "cannot hold f16 uses f32.", options = {@Option(label = "f16", value = "f16"),
+                        @Option(label = "f32", value = "f32")})
+        String kvCacheType() default "f16";
 
         /** @return the longest sequence to serve, 0 for the model's context */
         @AttributeDefinition(name = "maxModelLen", description = "The longest sequence (prompt plus output) to "
