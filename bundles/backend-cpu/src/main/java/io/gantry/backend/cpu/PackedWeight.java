@@ -46,8 +46,10 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
             return null;
         }
         return switch (tensor.type()) {
-            case Q8_0 -> PackedQ8_0.packs(tensor.rows())
-                    ? new PackedQ8_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
+            case Q8_0 -> PackedInt8.packs(tensor.rows())
+                    ? PackedInt8.ofQ8_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
+            case Q6_K -> PackedInt8.packs(tensor.rows())
+                    ? PackedInt8.ofQ6_K(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             case F16 -> PackedF16.packs(tensor.rows(), tensor.cols())
                     ? new PackedF16(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             case Q4_0 -> PackedQ4_0.packs(tensor.rows())

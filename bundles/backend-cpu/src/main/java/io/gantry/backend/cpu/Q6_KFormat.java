@@ -21,8 +21,10 @@ final class Q6_KFormat extends TensorFormat {
     private static final int BLOCK = 256;
     private static final int BLOCK_BYTES = 210;
     private static final int HIGH_BITS = 128;
-    private static final int SCALES = 192;
-    private static final int D = 208;
+    /** Where a block's 16 sub-block scales start. */
+    static final int SCALES = 192;
+    /** Where a block's {@code d} is. */
+    static final int D = 208;
 
     private Q6_KFormat() {
         super(TensorType.Q6_K, COSTLY_DECODING);
@@ -75,6 +77,16 @@ final class Q6_KFormat extends TensorFormat {
                 }
             }
         }
+    }
+
+    /** @return the 6-bit quant {@code q} (0 to 63) of weight {@code k} of a block held in {@code block} */
+    static int quant(byte[] block, int k) {
+        int half = k / 128;
+        int quarter = k % 128 / 32;
+        int l = k % 32;
+        int low = block[64 * half + 32 * (quarter % 2) + l] >>> (quarter < 2 ? 0 : 4) & 0xF;
+        int high = block[HIGH_BITS + 32 * half + l] >>> (2 * quarter) & 3;
+        return low | high << 4;
     }
 
     private static float weight(int q, float d, MemorySegment weights, long scaleOffset) {

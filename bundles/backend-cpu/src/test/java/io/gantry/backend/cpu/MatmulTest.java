@@ -21,7 +21,7 @@ class MatmulTest {
 
     /**
      * Output rows: 37 is not a multiple of the 4-row tile, so the last tile is partial; 64 is whole units of four
-     * groups of any vector width, so F16, Q8_0, Q4_0 and Q4_K run their repacked kernels.
+     * groups of any vector width, so F16, Q8_0, Q6_K, Q4_0 and Q4_K run their repacked kernels.
      */
     private static final int[] OUT_ROWS = {37, 64};
     /** Rows of a batch: enough for the tiled path of every format, and not a multiple of its groups of 4 rows. */
@@ -95,7 +95,7 @@ class MatmulTest {
     /**
      * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
      * batch runs the fused kernels (2 rows), the tiles (9 and 33 rows) or, at 64 output rows, the repacked kernels
-     * (F16 and Q8_0: 8 rows together and 1 alone, decoding as they go below 32 rows and from a tile of decoded
+     * (F16, Q8_0 and Q6_K: 8 rows together and 1 alone, decoding as they go below 32 rows and from a tile of decoded
      * columns from there, the last chunk of columns a partial one; Q4_0 and Q4_K: 2 together and 1 alone); and for float
      * formats with rows of no whole vectors too (tiles only, the tail after the vectors added last).
      */
