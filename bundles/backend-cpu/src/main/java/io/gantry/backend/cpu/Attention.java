@@ -19,8 +19,10 @@ final class Attention {
 
     /** Rows of one sequence per task: they share each key and value the task reads. */
     private static final int ROWS_PER_TASK = 8;
-    /** Groups of slots whose scores one kernel call computes together: four independent FMA chains. */
+    /** Groups of slots whose scores one kernel call computes for one query: four independent FMA chains. */
     private static final int SUBTILES_PER_CALL = 4;
+    /** Queries that one kernel call multiplies with the same keys or values. */
+    private static final int QUERIES_PER_CALL = 4;
 
     private Attention() {
     }
@@ -60,10 +62,21 @@ final class Attention {
             float[] scores = pool.scratch(worker, rowCount * group * stride);
             long headKeys = kv.headKeys(kvHead);
             int runs = slots.runsBefore(length);
+            int queries = rowCount * group;
+            // Queries in fours share each key and value they load (GQA groups, the rows of a prefill).
+            int sharing = queries - queries % QUERIES_PER_CALL;
             if (vector) {
                 int subtiles = slots.subtilesBefore(length);
+                for (int k = 0; k < subtiles; k++) {
+                    for (int query = 0; query < sharing; query += QUERIES_PER_CALL) {
+                        scoresOfQueries(keys, half, headKeys + slots.subtileElement(k), q,
+                                query, firstRow, kvHead, group, heads, headDim, scale, scores,
+                                query * stride + Simd.LANES + slots.subtilePosition(k), stride,
+                                slots.subtileFirstLane(k));
+                    }
+                }
                 for (int k = 0; k < subtiles; k += SUBTILES_PER_CALL) {
-                    for (int query = 0; query < rowCount * group; query++) {
+                    for (int query = sharing; query < queries; query++) {
                         scoresOfSubtiles(keys, half, headKeys, slots, k, subtiles - 1, q,
                                 queryAt(firstRow, kvHead, query, group, heads, headDim), headDim, scale, scores,
                                 query * stride + Simd.LANES);
@@ -78,21 +91,28 @@ final class Attention {
                     }
                 }
             }
-            for (int query = 0; query < rowCount * group; query++) {
-                softmax(scores, query * stride + Simd.LANES, firstLength + query / group, vector);
+            for (int query = 0; query < queries; query++) {
+                // The query's row attends to positions up to firstLength + query / group - 1; the task's later
+                // positions get weight 0, so that every query of the task adds the same values.
+                int weights = query * stride + Simd.LANES;
+                softmax(scores, weights, firstLength + query / group, vector);
+                Arrays.fill(scores, weights + firstLength + query / group, weights + length, 0f);
                 int at = queryAt(firstRow, kvHead, query, group, heads, headDim);
                 Arrays.fill(out, at, at + headDim, 0f);
             }
+            boolean sharedValues = vector && headDim % (2 * Simd.LANES) == 0;
             for (int r = 0; r < runs; r++) {
                 int position = slots.runPosition(r);
                 long value = kv.valueElement(kvHead, slots.runSlot(r));
-                for (int query = 0; query < rowCount * group; query++) {
-                    // The query's row attends to positions up to firstLength + query / group - 1.
-                    int count = Math.min(slots.runLength(r), firstLength + query / group - position);
-                    if (count > 0) {
-                        addWeightedValues(out, queryAt(firstRow, kvHead, query, group, heads, headDim), values,
-                                half, value, scores, query * stride + Simd.LANES + position, headDim, count, vector);
-                    }
+                int count = Math.min(slots.runLength(r), length - position);
+                int query = 0;
+                for (; sharedValues && query < sharing; query += QUERIES_PER_CALL) {
+                    addWeightedValuesOfQueries(out, query, firstRow, kvHead, group, heads, values, half, value,
+                            scores, query * stride + Simd.LANES + position, stride, headDim, count);
+                }
+                for (; query < queries; query++) {
+                    addWeightedValues(out, queryAt(firstRow, kvHead, query, group, heads, headDim), values, half,
+                            value, scores, query * stride + Simd.LANES + position, headDim, count, vector);
                 }
             }
         });
@@ -158,16 +178,44 @@ final class Attention {
             sums2 = load(keys, keys2 + row, half).fma(element, sums2);
             sums3 = load(keys, keys3 + row, half).fma(element, sums3);
         }
-        storeScores(sums0, scale, scores, at, slots, first);
-        storeScores(sums1, scale, scores, at, slots, second);
-        storeScores(sums2, scale, scores, at, slots, third);
-        storeScores(sums3, scale, scores, at, slots, fourth);
+        storeScores(sums0, scale, scores, at + slots.subtilePosition(first), slots.subtileFirstLane(first));
+        storeScores(sums1, scale, scores, at + slots.subtilePosition(second), slots.subtileFirstLane(second));
+        storeScores(sums2, scale, scores, at + slots.subtilePosition(third), slots.subtileFirstLane(third));
+        storeScores(sums3, scale, scores, at + slots.subtilePosition(fourth), slots.subtileFirstLane(fourth));
     }
 
-    private static void storeScores(FloatVector sums, float scale, float[] scores, int at, SequenceSlots slots,
-            int subtile) {
-        int firstLane = slots.subtileFirstLane(subtile);
-        int to = at + slots.subtilePosition(subtile);
+    /**
+     * Writes the scaled scores of {@link #QUERIES_PER_CALL} consecutive queries of a task, from {@code query}, against
+     * the keys of one subtile (from element {@code keysAt}): as {@link #scoresOfSubtiles}, one FMA chain per query,
+     * each key vector loaded once for all of them. Query {@code i}'s scores go to {@code scores[at + i * stride...]},
+     * from lane {@code firstLane} on.
+     */
+    private static void scoresOfQueries(MemorySegment keys, boolean half, long keysAt, float[] q, int query,
+            int firstRow, int kvHead, int group, int heads, int headDim, float scale, float[] scores, int at,
+            int stride, int firstLane) {
+        int q0 = queryAt(firstRow, kvHead, query, group, heads, headDim);
+        int q1 = queryAt(firstRow, kvHead, query + 1, group, heads, headDim);
+        int q2 = queryAt(firstRow, kvHead, query + 2, group, heads, headDim);
+        int q3 = queryAt(firstRow, kvHead, query + 3, group, heads, headDim);
+        FloatVector sums0 = FloatVector.zero(Simd.F);
+        FloatVector sums1 = sums0;
+        FloatVector sums2 = sums0;
+        FloatVector sums3 = sums0;
+        for (int d = 0; d < headDim; d++) {
+            FloatVector key = load(keys, keysAt + (long) d * CpuKvPool.TILE, half);
+            sums0 = key.fma(FloatVector.broadcast(Simd.F, q[q0 + d]), sums0);
+            sums1 = key.fma(FloatVector.broadcast(Simd.F, q[q1 + d]), sums1);
+            sums2 = key.fma(FloatVector.broadcast(Simd.F, q[q2 + d]), sums2);
+            sums3 = key.fma(FloatVector.broadcast(Simd.F, q[q3 + d]), sums3);
+        }
+        storeScores(sums0, scale, scores, at, firstLane);
+        storeScores(sums1, scale, scores, at + stride, firstLane);
+        storeScores(sums2, scale, scores, at + 2 * stride, firstLane);
+        storeScores(sums3, scale, scores, at + 3 * stride, firstLane);
+    }
+
+    /** Stores a subtile's scores times {@code scale} at {@code scores[to...]}, lanes before {@code firstLane} left. */
+    private static void storeScores(FloatVector sums, float scale, float[] scores, int to, int firstLane) {
         if (firstLane == 0) {
             sums.mul(scale).intoArray(scores, to);
         } else {
@@ -234,6 +282,57 @@ final class Attention {
                 sum = Math.fma(element(values, value + (long) t * headDim + d, half), weights[weightsAt + t], sum);
             }
             out[offset + d] = sum;
+        }
+    }
+
+    /**
+     * {@link #addWeightedValues} for {@link #QUERIES_PER_CALL} consecutive queries of a task, from {@code query}, with
+     * their weights at {@code weights[at + i * stride...]}: two vectors of the head at a time for all four queries,
+     * each value vector loaded once for them, with the same additions in the same order as for one query.
+     * {@code headDim} is a multiple of two vectors.
+     */
+    private static void addWeightedValuesOfQueries(float[] out, int query, int firstRow, int kvHead, int group,
+            int heads, MemorySegment values, boolean half, long value, float[] weights, int at, int stride,
+            int headDim, int count) {
+        int o0 = queryAt(firstRow, kvHead, query, group, heads, headDim);
+        int o1 = queryAt(firstRow, kvHead, query + 1, group, heads, headDim);
+        int o2 = queryAt(firstRow, kvHead, query + 2, group, heads, headDim);
+        int o3 = queryAt(firstRow, kvHead, query + 3, group, heads, headDim);
+        int n = Simd.LANES;
+        for (int d = 0; d < headDim; d += 2 * n) {
+            FloatVector sum00 = FloatVector.fromArray(Simd.F, out, o0 + d);
+            FloatVector sum01 = FloatVector.fromArray(Simd.F, out, o0 + d + n);
+            FloatVector sum10 = FloatVector.fromArray(Simd.F, out, o1 + d);
+            FloatVector sum11 = FloatVector.fromArray(Simd.F, out, o1 + d + n);
+            FloatVector sum20 = FloatVector.fromArray(Simd.F, out, o2 + d);
+            FloatVector sum21 = FloatVector.fromArray(Simd.F, out, o2 + d + n);
+            FloatVector sum30 = FloatVector.fromArray(Simd.F, out, o3 + d);
+            FloatVector sum31 = FloatVector.fromArray(Simd.F, out, o3 + d + n);
+            for (int t = 0; t < count; t++) {
+                long element = value + (long) t * headDim + d;
+                FloatVector first = load(values, element, half);
+                FloatVector second = load(values, element + n, half);
+                FloatVector weight0 = FloatVector.broadcast(Simd.F, weights[at + t]);
+                FloatVector weight1 = FloatVector.broadcast(Simd.F, weights[at + stride + t]);
+                FloatVector weight2 = FloatVector.broadcast(Simd.F, weights[at + 2 * stride + t]);
+                FloatVector weight3 = FloatVector.broadcast(Simd.F, weights[at + 3 * stride + t]);
+                sum00 = first.fma(weight0, sum00);
+                sum01 = second.fma(weight0, sum01);
+                sum10 = first.fma(weight1, sum10);
+                sum11 = second.fma(weight1, sum11);
+                sum20 = first.fma(weight2, sum20);
+                sum21 = second.fma(weight2, sum21);
+                sum30 = first.fma(weight3, sum30);
+                sum31 = second.fma(weight3, sum31);
+            }
+            sum00.intoArray(out, o0 + d);
+            sum01.intoArray(out, o0 + d + n);
+            sum10.intoArray(out, o1 + d);
+            sum11.intoArray(out, o1 + d + n);
+            sum20.intoArray(out, o2 + d);
+            sum21.intoArray(out, o2 + d + n);
+            sum30.intoArray(out, o3 + d);
+            sum31.intoArray(out, o3 + d + n);
         }
     }
 
