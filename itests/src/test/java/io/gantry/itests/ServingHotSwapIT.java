@@ -293,7 +293,7 @@ public class ServingHotSwapIT {
         List<Stream16> streams = new ArrayList<>();
         for (String prompt : PROMPTS) {
             // Long enough (ignore_eos) that the streams are still running when the swaps land.
-            streams.add(submit(engine, prompt, 800, null));
+            streams.add(submit(engine, prompt, 1600, null));
         }
         return streams;
     }
