@@ -84,7 +84,7 @@ final class Attention {
                 }
             } else {
                 for (int r = 0; r < runs; r++) {
-                    for (int query = 0; query < rowCount * group; query++) {
+                    for (int query = 0; query < queries; query++) {
                         scalarScores(keys, half, kv, headKeys, slots, r, q,
                                 queryAt(firstRow, kvHead, query, group, heads, headDim), headDim, scale, scores,
                                 query * stride + Simd.LANES);
