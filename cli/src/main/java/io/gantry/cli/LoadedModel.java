@@ -6,6 +6,7 @@ import io.gantry.engine.gguf.GgufFormatException;
 import io.gantry.engine.gguf.GgufTensorInfo;
 import io.gantry.engine.model.ModelConfig;
 import io.gantry.engine.model.ModelWeights;
+import io.gantry.engine.synth.FileType;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -21,6 +22,7 @@ final class LoadedModel implements AutoCloseable {
 
     private static final String TOKEN_EMBEDDINGS = "token_embd.weight";
     private static final String OUTPUT = "output.weight";
+    private static final String FILE_TYPE = "general.file_type";
 
     final GgufFile file;
     final ModelConfig config;
@@ -101,10 +103,15 @@ final class LoadedModel implements AutoCloseable {
         return weightsByType.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
     }
 
-    /** @return the model's {@code general.name} and main type, or its file name where it has no name */
+    /**
+     * @return the model's {@code general.name}, or its file name where it has none, and its file type as llama.cpp
+     *         names it ({@code Q4_K - Medium}), or its main type where the file type is not one Gantry writes
+     */
     String label() {
         String fileName = Path.of(file.name()).getFileName().toString();
-        return file.getString("general.name", fileName.replaceFirst("\\.gguf$", "")) + " " + mainType();
+        String type = FileType.ofNumber(file.getInt(FILE_TYPE, -1)).map(FileType::label)
+                .orElseGet(() -> mainType().name());
+        return file.getString("general.name", fileName.replaceFirst("\\.gguf$", "")) + " " + type;
     }
 
     /** @return one line about the model and where it runs */

@@ -16,9 +16,10 @@ import java.util.concurrent.Callable;
 /** {@code gantry model quantize}: converts a model's matrices to another format. */
 @Command(name = "quantize", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, sortOptions = false,
         description = {
-            "Converts every matrix of a model file (F32, F16 or BF16) to another format, with the rounding of ggml's "
-                + "reference quantizers; one-dimensional tensors (norms) stay as they are. Matrices whose rows are "
-                + "not whole blocks of the format stay in their own format, and are listed."})
+            "Converts every matrix of a model file (F32, F16 or BF16) to another format with ggml's reference "
+                + "quantizers; one-dimensional tensors (norms) stay as they are. q4_k_m is llama.cpp's mix: Q4_K, "
+                + "and Q6_K for the output matrix and for attn_v and ffn_down in half the layers. Matrices whose "
+                + "rows are not whole blocks of their format stay in their own format, and are listed."})
 final class QuantizeCommand implements Callable<Integer> {
 
     @Spec
@@ -43,7 +44,7 @@ final class QuantizeCommand implements Callable<Integer> {
         long start = System.nanoTime();
         ModelQuantizer.Result result;
         try (GgufFile file = GgufFile.open(input)) {
-            result = ModelQuantizer.quantize(file, type.tensorType(), outputPath, threads.threads());
+            result = ModelQuantizer.quantize(file, type.fileType(), outputPath, threads.threads());
         }
         PrintWriter out = spec.commandLine().getOut();
         out.println("Wrote " + result.written().path() + ": " + result.converted() + " matrices converted to " + type

@@ -24,8 +24,8 @@ import java.util.concurrent.Callable;
             "Writes a random-weight llama model by the benchmark recipe: vocabulary, scores and token types copied "
                 + "from a tokenizer GGUF; every matrix drawn from N(0, 1/cols), rounded to F16 and stored in the "
                 + "chosen format; norms 1 (F32); rope.freq_base 10000, rms_eps 1e-5; token_embd and output separate.",
-            "The same seed gives the same file, and a q8_0 or q4_0 model is byte for byte the f16 model of that "
-                + "seed put through 'gantry model quantize'."})
+            "The same seed gives the same file, and a quantized model is byte for byte the f16 model of that seed "
+                + "put through 'gantry model quantize'."})
 final class SynthCommand implements Callable<Integer> {
 
     @Spec
@@ -96,7 +96,7 @@ final class SynthCommand implements Callable<Integer> {
         Path outputPath = output.path();
         ModelSynthesizer.Spec synthesis;
         try {
-            synthesis = new ModelSynthesizer.Spec(modelName(llama), llama, type.tensorType(), seed);
+            synthesis = new ModelSynthesizer.Spec(modelName(llama), llama, type.fileType(), seed);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }

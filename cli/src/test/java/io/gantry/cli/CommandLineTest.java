@@ -46,7 +46,7 @@ class CommandLineTest {
         assertUsageError("--batches must be positive numbers", "bench-model", "--model", "m.gguf", "--batches", "1,0");
         assertUsageError("--repetitions, --prompt and --gen must be at least 1", "bench-model", "--model", "m.gguf",
                 "--repetitions", "0");
-        assertUsageError("expected one of [F16, Q8_0, Q4_0]", "model", "synth", "--preset", "bench-110m", "--type",
+        assertUsageError("expected one of [F16, Q8_0, Q4_0, Q4_K_M, Q6_K]", "model", "synth", "--preset", "bench-110m", "--type",
                 "q5_k", "--output", "x.gguf");
         assertUsageError("unknown preset 'bench-7b' (presets: bench-110m, bench-1b)", "model", "synth", "--preset",
                 "bench-7b", "--type", "f16", "--output", "x.gguf");

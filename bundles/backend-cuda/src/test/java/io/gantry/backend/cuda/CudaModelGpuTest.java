@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gantry.api.backend.DeviceBackend;
-import io.gantry.api.backend.TensorType;
 import io.gantry.backend.cpu.CpuBackend;
 import io.gantry.engine.gguf.GgufFile;
 import io.gantry.engine.model.BlockTables;
@@ -13,6 +12,7 @@ import io.gantry.engine.model.ModelConfig;
 import io.gantry.engine.model.ModelWeights;
 import io.gantry.engine.model.StepBatch;
 import io.gantry.engine.model.Transformer;
+import io.gantry.engine.synth.FileType;
 import io.gantry.engine.synth.LlamaShape;
 import io.gantry.engine.synth.ModelSynthesizer;
 import io.gantry.engine.tokenizer.Tokenizers;
@@ -81,8 +81,8 @@ class CudaModelGpuTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = TensorType.class, names = {"F32", "F16", "Q8_0", "Q4_0"})
-    void generatedModelLogitsMatchTheCpuBackend(TensorType type, @TempDir Path directory) throws IOException {
+    @EnumSource(value = FileType.class, names = {"F32", "F16", "Q8_0", "Q4_0"})
+    void generatedModelLogitsMatchTheCpuBackend(FileType type, @TempDir Path directory) throws IOException {
         Path model = directory.resolve("synth-" + type + ".gguf");
         try (GgufFile vocabulary = GgufFile.open(sharedModel("stories260K.gguf"))) {
             ModelSynthesizer.write(new ModelSynthesizer.Spec("gpu-test", new LlamaShape(256, 2, 8, 2, 512, 512), type,

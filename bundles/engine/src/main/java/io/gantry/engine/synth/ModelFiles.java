@@ -106,25 +106,6 @@ final class ModelFiles {
         return new WrittenModel(output, parameters, tensorBytes, Files.size(absolute));
     }
 
-    /**
-     * @return llama.cpp's {@code general.file_type} for a model whose matrices are {@code type}
-     * @throws IllegalArgumentException for a type no file type names
-     */
-    static int fileType(TensorType type) {
-        return switch (type) {
-            case F32 -> 0;
-            case F16 -> 1;
-            case Q4_0 -> 2;
-            case Q8_0 -> 7;
-            default -> throw new IllegalArgumentException("No GGUF file type is all " + type);
-        };
-    }
-
-    /** @return whether the type is a block-quantized one, whose files carry {@code general.quantization_version} */
-    static boolean isQuantized(TensorType type) {
-        return type.blockElements() > 1;
-    }
-
     /** @return a tensor's seed: the model's seed mixed with its name (FNV-1a), so no two tensors share values */
     static long tensorSeed(long seed, String name) {
         long hash = seed ^ 0xCBF29CE484222325L;

@@ -14,12 +14,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Converts a model file's matrices to another format: every tensor of two or more dimensions in a float format
- * (F32, F16, BF16) is decoded and re-encoded, with the rounding of ggml's reference quantizers; one-dimensional
- * tensors (norms, biases) stay as they are, as GGUF readers expect. Metadata is copied in order, with
- * {@code general.file_type} set to the new format (and {@code general.quantization_version} added after it for a
- * quantized one), so quantizing a {@linkplain ModelSynthesizer synthesised} F16 model gives the same bytes as
- * synthesising it in the target format.
+ * Converts a model file's matrices to other formats: every tensor of two or more dimensions in a float format
+ * (F32, F16, BF16) is decoded and re-encoded in the format its {@link FileType} gives it, with ggml's reference
+ * quantizers; one-dimensional tensors (norms, biases) stay as they are, as GGUF readers expect. Metadata is copied in
+ * order, with {@code general.file_type} set to the new file type (and {@code general.quantization_version} added
+ * after it for a quantized one), so quantizing a {@linkplain ModelSynthesizer synthesised} F16 model gives the same
+ * bytes as synthesising it in the target file type.
  */
 public final class ModelQuantizer {
 
@@ -32,7 +32,7 @@ public final class ModelQuantizer {
      * The converted file.
      *
      * @param written        the file
-     * @param converted      tensors written in the new format
+     * @param converted      tensors written in a new format
      * @param keptAsInSource matrices left in their own format because their rows are not a whole number of the new
      *                       format's blocks
      */
@@ -43,26 +43,24 @@ public final class ModelQuantizer {
     }
 
     /**
-     * @param input   the model to convert; its matrices in F32, F16, BF16 or already in {@code target}
-     * @param target  the new format of the matrices: F32, F16, Q8_0 or Q4_0
+     * @param input   the model to convert; its matrices in F32, F16, BF16 or already in the format {@code target}
+     *                gives them
+     * @param target  the new formats of the matrices
      * @param output  the file to write, replaced if it exists
      * @param threads threads that convert
      * @return what was written
-     * @throws IllegalArgumentException if a matrix is in a quantized format other than {@code target} (converting
-     *                                  quantized weights again loses precision: start from the F16 file)
+     * @throws IllegalArgumentException if a matrix is in a quantized format other than the one {@code target} gives
+     *                                  it (converting quantized weights again loses precision: start from the F16
+     *                                  file)
      * @throws IOException              if the file cannot be written
      */
-    public static Result quantize(GgufFile input, TensorType target, Path output, int threads) throws IOException {
-        if (!TensorEncoding.ENCODABLE.contains(target)) {
-            throw new IllegalArgumentException("Matrices can be converted to " + TensorEncoding.ENCODABLE + ", not "
-                    + target);
-        }
+    public static Result quantize(GgufFile input, FileType target, Path output, int threads) throws IOException {
         GgufWriter writer = new GgufWriter();
         for (Map.Entry<String, GgufValue> entry : input.metadata().entrySet()) {
             String key = entry.getKey();
             if (key.equals(FILE_TYPE_KEY)) {
                 putFileType(writer, target, input);
-            } else if (!key.equals(QUANTIZATION_VERSION_KEY) || ModelFiles.isQuantized(target)) {
+            } else if (!key.equals(QUANTIZATION_VERSION_KEY) || target.quantized()) {
                 writer.put(key, entry.getValue());
             }
         }
@@ -70,23 +68,30 @@ public final class ModelQuantizer {
             putFileType(writer, target, input);
         }
 
+        int layers = 0;
+        boolean hasOutput = false;
+        for (GgufTensorInfo info : input.tensorInfos()) {
+            layers = Math.max(layers, FileType.layerOf(info.name()) + 1);
+            hasOutput |= info.name().equals("output.weight");
+        }
         List<ModelFiles.PlannedTensor> tensors = new ArrayList<>();
         List<String> kept = new ArrayList<>();
         int converted = 0;
         for (GgufTensorInfo info : input.tensorInfos()) {
             HostTensor tensor = input.tensor(info.name());
             boolean matrix = info.dims().length >= 2;
-            if (!matrix || tensor.type() == target) {
+            TensorType type = target.matrixType(info.name(), layers, hasOutput);
+            if (!matrix || tensor.type() == type) {
                 tensors.add(ModelFiles.PlannedTensor.copied(tensor, info.dims()));
             } else if (!TensorEncoding.DECODABLE.contains(tensor.type())) {
                 throw new IllegalArgumentException(input.name() + ": tensor '" + info.name() + "' is " + tensor.type()
                         + "; Gantry converts matrices from " + TensorEncoding.DECODABLE + " (start from the F16 file)");
-            } else if (tensor.cols() % target.blockElements() != 0) {
+            } else if (tensor.cols() % type.blockElements() != 0) {
                 kept.add(info.name());
                 tensors.add(ModelFiles.PlannedTensor.copied(tensor, info.dims()));
             } else {
                 converted++;
-                tensors.add(ModelFiles.PlannedTensor.encoded(info.name(), target, RowSource.decoded(tensor),
+                tensors.add(ModelFiles.PlannedTensor.encoded(info.name(), type, RowSource.decoded(tensor),
                         info.dims()));
             }
         }
@@ -97,9 +102,9 @@ public final class ModelQuantizer {
      * Writes {@code general.file_type}, and after it {@code general.quantization_version} for a quantized target
      * where the input does not have it (a quantized input's own is copied in its place).
      */
-    private static void putFileType(GgufWriter writer, TensorType target, GgufFile input) {
-        writer.putUInt32(FILE_TYPE_KEY, ModelFiles.fileType(target));
-        if (ModelFiles.isQuantized(target) && !input.has(QUANTIZATION_VERSION_KEY)) {
+    private static void putFileType(GgufWriter writer, FileType target, GgufFile input) {
+        writer.putUInt32(FILE_TYPE_KEY, target.number());
+        if (target.quantized() && !input.has(QUANTIZATION_VERSION_KEY)) {
             writer.putUInt32(QUANTIZATION_VERSION_KEY, QUANTIZATION_VERSION);
         }
     }

@@ -38,24 +38,22 @@ public final class ModelSynthesizer {
      *
      * @param name       the model's {@code general.name}
      * @param shape      its dimensions
-     * @param matrixType the format of every matrix: F32, F16, Q8_0 or Q4_0
+     * @param fileType   the formats of the matrices
      * @param seed       the random seed
      */
-    public record Spec(String name, LlamaShape shape, TensorType matrixType, long seed) {
+    public record Spec(String name, LlamaShape shape, FileType fileType, long seed) {
 
-        /** Checks that the matrices fit the format's blocks. */
+        /** Checks that the matrices fit the formats' blocks. */
         public Spec {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(shape, "shape");
-            if (!TensorEncoding.ENCODABLE.contains(matrixType)) {
-                throw new IllegalArgumentException("Matrices can be written as " + TensorEncoding.ENCODABLE
-                        + ", not " + matrixType);
-            }
-            int block = matrixType.blockElements();
-            if (shape.embeddingLength() % block != 0 || shape.feedForwardLength() % block != 0) {
-                throw new IllegalArgumentException(matrixType + " stores rows in blocks of " + block + ": dim "
-                        + shape.embeddingLength() + " and ffn " + shape.feedForwardLength()
-                        + " must both be multiples of " + block);
+            for (TensorType type : fileType.matrixTypes()) {
+                int block = type.blockElements();
+                if (shape.embeddingLength() % block != 0 || shape.feedForwardLength() % block != 0) {
+                    throw new IllegalArgumentException(type + " stores rows in blocks of " + block + ": dim "
+                            + shape.embeddingLength() + " and ffn " + shape.feedForwardLength()
+                            + " must both be multiples of " + block);
+                }
             }
         }
     }
@@ -80,15 +78,15 @@ public final class ModelSynthesizer {
         }
         int vocabularySize = vocabulary.getArray(TOKENS_KEY).size();
         LlamaShape shape = spec.shape();
-        TensorType type = spec.matrixType();
+        FileType fileType = spec.fileType();
 
         GgufWriter writer = new GgufWriter()
                 .putString("general.architecture", "llama")
                 .putString("general.name", spec.name())
                 .putString("general.description", "Random weights for benchmarks: matrices N(0, 1/cols) rounded "
                         + "to F16, norms 1; seed " + spec.seed())
-                .putUInt32("general.file_type", ModelFiles.fileType(type));
-        if (ModelFiles.isQuantized(type)) {
+                .putUInt32("general.file_type", fileType.number());
+        if (fileType.quantized()) {
             writer.putUInt32(ModelQuantizer.QUANTIZATION_VERSION_KEY, ModelQuantizer.QUANTIZATION_VERSION);
         }
         writer.putUInt32("llama.context_length", shape.contextLength())
@@ -138,7 +136,8 @@ public final class ModelSynthesizer {
         }
 
         void matrix(String name, int rows, int cols) {
-            planned.add(ModelFiles.PlannedTensor.encoded(name, spec.matrixType(),
+            TensorType type = spec.fileType().matrixType(name, spec.shape().blockCount(), true);
+            planned.add(ModelFiles.PlannedTensor.encoded(name, type,
                     RowSource.gaussianF16(ModelFiles.tensorSeed(spec.seed(), name), cols), cols, rows));
         }
 

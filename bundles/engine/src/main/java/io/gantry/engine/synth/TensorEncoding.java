@@ -11,7 +11,8 @@ import java.util.Set;
 /**
  * Converts between floats and the bytes of GGUF tensor formats. Encoding writes F32, F16, Q8_0 and Q4_0 with the
  * rounding of ggml's reference quantizers, so a file Gantry writes holds the same bytes llama.cpp would write for
- * the same values; decoding reads the plain float formats F32, F16 and BF16 (the sources of quantization).
+ * the same values, and Q4_K and Q6_K by their reference algorithms ({@link KQuantEncoding}); decoding reads the plain
+ * float formats F32, F16 and BF16 (the sources of quantization).
  *
  * <p>A run of values passed to either direction is a whole number of blocks of its format; consecutive rows of a
  * tensor are such runs back to back. Stateless and thread-safe.
@@ -20,7 +21,7 @@ public final class TensorEncoding {
 
     /** The formats {@link #encode} writes. */
     public static final Set<TensorType> ENCODABLE = Set.copyOf(EnumSet.of(TensorType.F32, TensorType.F16,
-            TensorType.Q8_0, TensorType.Q4_0));
+            TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K));
     /** The formats {@link #decode} reads. */
     public static final Set<TensorType> DECODABLE = Set.copyOf(EnumSet.of(TensorType.F32, TensorType.F16,
             TensorType.BF16));
@@ -48,14 +49,17 @@ public final class TensorEncoding {
                     out.set(I16_LE, offset + 2L * i, Float.floatToFloat16(values[from + i]));
                 }
             }
-            case Q8_0 -> {
-                for (int block = 0; block < count / BLOCK; block++) {
-                    q8_0Block(values, from + block * BLOCK, out, offset + (long) block * type.blockBytes());
-                }
-            }
-            case Q4_0 -> {
-                for (int block = 0; block < count / BLOCK; block++) {
-                    q4_0Block(values, from + block * BLOCK, out, offset + (long) block * type.blockBytes());
+            case Q8_0, Q4_0, Q4_K, Q6_K -> {
+                int block = type.blockElements();
+                for (int i = 0; i < count / block; i++) {
+                    int start = from + i * block;
+                    long at = offset + (long) i * type.blockBytes();
+                    switch (type) {
+                        case Q8_0 -> q8_0Block(values, start, out, at);
+                        case Q4_0 -> q4_0Block(values, start, out, at);
+                        case Q4_K -> KQuantEncoding.q4_KBlock(values, start, out, at);
+                        default -> KQuantEncoding.q6_KBlock(values, start, out, at);
+                    }
                 }
             }
             default -> throw new IllegalArgumentException("Gantry cannot encode " + type + " tensors (it encodes "

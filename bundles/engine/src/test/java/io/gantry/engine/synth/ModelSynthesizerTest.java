@@ -37,6 +37,8 @@ class ModelSynthesizerTest {
 
     /** Small, but with grouped-query attention and matrices whose rows are several Q4_0 blocks. */
     private static final LlamaShape TINY = new LlamaShape(64, 2, 4, 2, 96, 256);
+    /** Rows of whole K super-blocks (256), and layers enough for Q4_K_M's choice of Q6_K ones: 0, 3, 6 and 7. */
+    private static final LlamaShape K_SHAPE = new LlamaShape(256, 8, 4, 2, 512, 64);
 
     @TempDir
     Path folder;
@@ -47,7 +49,7 @@ class ModelSynthesizerTest {
         vocabularyPath = TinyVocabulary.write(folder.resolve("vocab.gguf"));
     }
 
-    private Path synthesize(String file, LlamaShape shape, TensorType type, long seed, int threads) throws IOException {
+    private Path synthesize(String file, LlamaShape shape, FileType type, long seed, int threads) throws IOException {
         try (GgufFile vocabulary = GgufFile.open(vocabularyPath)) {
             WrittenModel written = ModelSynthesizer.write(new ModelSynthesizer.Spec("tiny", shape, type, seed),
                     vocabulary, folder.resolve(file), threads);
@@ -59,7 +61,7 @@ class ModelSynthesizerTest {
 
     @Test
     void followsTheRecipe() throws IOException {
-        Path path = synthesize("tiny-f16.gguf", TINY, TensorType.F16, 1, 2);
+        Path path = synthesize("tiny-f16.gguf", TINY, FileType.F16, 1, 2);
         try (GgufFile file = GgufFile.open(path); GgufFile vocabulary = GgufFile.open(vocabularyPath)) {
             assertEquals("llama", file.getString("general.architecture"));
             assertEquals(1, file.getInt("general.file_type"));
@@ -114,9 +116,9 @@ class ModelSynthesizerTest {
 
     @Test
     void theSameSeedGivesTheSameBytesOnAnyNumberOfThreads() throws IOException {
-        byte[] one = Files.readAllBytes(synthesize("a.gguf", TINY, TensorType.Q4_0, 42, 1));
-        byte[] three = Files.readAllBytes(synthesize("b.gguf", TINY, TensorType.Q4_0, 42, 3));
-        byte[] otherSeed = Files.readAllBytes(synthesize("c.gguf", TINY, TensorType.Q4_0, 43, 3));
+        byte[] one = Files.readAllBytes(synthesize("a.gguf", TINY, FileType.Q4_0, 42, 1));
+        byte[] three = Files.readAllBytes(synthesize("b.gguf", TINY, FileType.Q4_0, 42, 3));
+        byte[] otherSeed = Files.readAllBytes(synthesize("c.gguf", TINY, FileType.Q4_0, 43, 3));
         assertArrayEquals(one, three);
         assertEquals(one.length, otherSeed.length);
         assertFalse(Arrays.equals(one, otherSeed));
@@ -124,25 +126,55 @@ class ModelSynthesizerTest {
 
     @Test
     void quantizingTheF16ModelGivesTheSynthesisedQuantizedModel() throws IOException {
-        Path f16 = synthesize("f16.gguf", TINY, TensorType.F16, 5, 2);
-        for (TensorType type : List.of(TensorType.Q8_0, TensorType.Q4_0)) {
-            Path direct = synthesize("direct.gguf", TINY, type, 5, 2);
-            try (GgufFile input = GgufFile.open(f16)) {
-                ModelQuantizer.Result result = ModelQuantizer.quantize(input, type, folder.resolve("converted.gguf"), 2);
-                assertEquals(2 + 7 * TINY.blockCount(), result.converted());
-                assertEquals(List.of(), result.keptAsInSource());
-                assertArrayEquals(Files.readAllBytes(direct), Files.readAllBytes(result.written().path()), type.name());
+        for (LlamaShape shape : List.of(TINY, K_SHAPE)) {
+            Path f16 = synthesize("f16.gguf", shape, FileType.F16, 5, 2);
+            List<FileType> types = shape == TINY ? List.of(FileType.Q8_0, FileType.Q4_0)
+                    : List.of(FileType.Q4_K_M, FileType.Q6_K);
+            for (FileType type : types) {
+                Path direct = synthesize("direct.gguf", shape, type, 5, 2);
+                try (GgufFile input = GgufFile.open(f16)) {
+                    ModelQuantizer.Result result = ModelQuantizer.quantize(input, type,
+                            folder.resolve("converted.gguf"), 2);
+                    assertEquals(2 + 7 * shape.blockCount(), result.converted());
+                    assertEquals(List.of(), result.keptAsInSource());
+                    assertArrayEquals(Files.readAllBytes(direct), Files.readAllBytes(result.written().path()),
+                            type.name());
+                }
             }
         }
     }
 
     @Test
+    void q4_K_MWritesQ6_KForTheOutputAndHalfTheLayersValuesAndDownProjections() throws IOException {
+        Path path = synthesize("q4_k_m.gguf", K_SHAPE, FileType.Q4_K_M, 2, 2);
+        try (GgufFile file = GgufFile.open(path)) {
+            assertEquals(15, file.getInt("general.file_type"));
+            assertEquals(2, file.getInt("general.quantization_version"));
+            assertEquals(TensorType.Q6_K, file.tensorInfo("output.weight").orElseThrow().type());
+            assertEquals(TensorType.Q4_K, file.tensorInfo("token_embd.weight").orElseThrow().type());
+            for (int layer = 0; layer < K_SHAPE.blockCount(); layer++) {
+                TensorType sensitive = List.of(0, 3, 6, 7).contains(layer) ? TensorType.Q6_K : TensorType.Q4_K;
+                for (String matrix : List.of("attn_v", "ffn_down")) {
+                    String name = "blk." + layer + "." + matrix + ".weight";
+                    assertEquals(sensitive, file.tensorInfo(name).orElseThrow().type(), name);
+                }
+                for (String matrix : List.of("attn_q", "attn_k", "attn_output", "ffn_gate", "ffn_up")) {
+                    String name = "blk." + layer + "." + matrix + ".weight";
+                    assertEquals(TensorType.Q4_K, file.tensorInfo(name).orElseThrow().type(), name);
+                }
+            }
+        }
+        assertEquals(TensorType.Q6_K, FileType.Q4_K_M.matrixType("token_embd.weight", 8, false),
+                "a tied output gives the embedding Q6_K");
+    }
+
+    @Test
     void quantizingKeepsMatricesWhoseRowsAreNotWholeBlocksAndRefusesToRequantize() throws IOException {
         LlamaShape oddFfn = new LlamaShape(64, 1, 4, 4, 48, 128);
-        Path f16 = synthesize("odd.gguf", oddFfn, TensorType.F16, 1, 1);
+        Path f16 = synthesize("odd.gguf", oddFfn, FileType.F16, 1, 1);
         Path q8 = folder.resolve("odd-q8_0.gguf");
         try (GgufFile input = GgufFile.open(f16)) {
-            ModelQuantizer.Result result = ModelQuantizer.quantize(input, TensorType.Q8_0, q8, 1);
+            ModelQuantizer.Result result = ModelQuantizer.quantize(input, FileType.Q8_0, q8, 1);
             assertEquals(List.of("blk.0.ffn_down.weight"), result.keptAsInSource());
         }
         try (GgufFile quantized = GgufFile.open(q8)) {
@@ -151,7 +183,7 @@ class ModelSynthesizerTest {
             assertEquals(7, quantized.getInt("general.file_type"));
             assertEquals(2, quantized.getInt("general.quantization_version"));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> ModelQuantizer.quantize(quantized, TensorType.Q4_0, folder.resolve("again.gguf"), 1));
+                    () -> ModelQuantizer.quantize(quantized, FileType.Q4_0, folder.resolve("again.gguf"), 1));
             assertTrue(e.getMessage().contains("start from the F16 file"), e.getMessage());
         }
         assertFalse(Files.exists(folder.resolve("again.gguf.part")), "a failed write leaves no partial file");
@@ -159,8 +191,9 @@ class ModelSynthesizerTest {
 
     @Test
     void everyFormatLoadsAndGenerates() throws IOException {
-        for (TensorType type : List.of(TensorType.F16, TensorType.Q8_0, TensorType.Q4_0)) {
-            Path path = synthesize("tiny-" + type + ".gguf", TINY, type, 3, 2);
+        for (FileType type : FileType.values()) {
+            LlamaShape shape = type.matrixTypes()[0].blockElements() > 32 ? K_SHAPE : TINY;
+            Path path = synthesize("tiny-" + type + ".gguf", shape, type, 3, 2);
             try (GgufFile file = GgufFile.open(path); CpuBackend backend = new CpuBackend(2, true)) {
                 ModelConfig config = ModelConfig.fromGguf(file);
                 assertEquals(TinyVocabulary.size(), config.vocabularySize());
@@ -188,7 +221,7 @@ class ModelSynthesizerTest {
      */
     @Test
     void q4_0LogitsOfQuantizedActivationsStayCloseToFloatActivations() throws IOException {
-        Path path = synthesize("tiny-q4_0.gguf", TINY, TensorType.Q4_0, 4, 2);
+        Path path = synthesize("tiny-q4_0.gguf", TINY, FileType.Q4_0, 4, 2);
         float[][] quantized = logits(path, true);
         float[][] exact = logits(path, false);
         for (int step = 0; step < exact.length; step++) {
@@ -229,8 +262,8 @@ class ModelSynthesizerTest {
     @Test
     void rejectsWhatCannotBeWritten() throws IOException {
         assertThrows(IllegalArgumentException.class, () -> new ModelSynthesizer.Spec("x",
-                new LlamaShape(80, 1, 4, 4, 96, 128), TensorType.Q4_0, 1), "80 is not a multiple of 32");
-        assertThrows(IllegalArgumentException.class, () -> new ModelSynthesizer.Spec("x", TINY, TensorType.Q4_K, 1));
+                new LlamaShape(80, 1, 4, 4, 96, 128), FileType.Q4_0, 1), "80 is not a multiple of 32");
+        assertThrows(IllegalArgumentException.class, () -> new ModelSynthesizer.Spec("x", TINY, FileType.Q4_K_M, 1));
         assertThrows(IllegalArgumentException.class, () -> new LlamaShape(64, 1, 5, 5, 96, 128), "heads do not divide");
         assertThrows(IllegalArgumentException.class, () -> new LlamaShape(64, 1, 4, 3, 96, 128), "KV heads");
 
@@ -238,11 +271,11 @@ class ModelSynthesizerTest {
         new GgufWriter().putString("general.architecture", "llama").write(noTokens);
         try (GgufFile file = GgufFile.open(noTokens)) {
             assertThrows(GgufFormatException.class, () -> ModelSynthesizer.write(
-                    new ModelSynthesizer.Spec("x", TINY, TensorType.F16, 1), file, folder.resolve("x.gguf"), 1));
+                    new ModelSynthesizer.Spec("x", TINY, FileType.F16, 1), file, folder.resolve("x.gguf"), 1));
         }
         try (GgufFile vocabulary = GgufFile.open(vocabularyPath)) {
             IOException e = assertThrows(IOException.class, () -> ModelSynthesizer.write(
-                    new ModelSynthesizer.Spec("x", TINY, TensorType.F16, 1), vocabulary,
+                    new ModelSynthesizer.Spec("x", TINY, FileType.F16, 1), vocabulary,
                     folder.resolve("missing/x.gguf"), 1));
             assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
         }
