@@ -51,7 +51,7 @@ final class QuantizeCommand implements Callable<Integer> {
                 + ", " + Units.count(result.written().parameters()) + " parameters, "
                 + Units.bytes(result.written().fileBytes()) + ", in " + Units.seconds((System.nanoTime() - start) / 1e9));
         if (!result.keptAsInSource().isEmpty()) {
-            out.println("Kept in their own format (rows are not whole " + type + " blocks): "
+            out.println("Kept in their own format (rows are not whole blocks of their " + type + " format): "
                     + String.join(", ", result.keptAsInSource()));
         }
         out.flush();
