@@ -47,6 +47,7 @@ public final class ModelSynthesizer {
         public Spec {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(shape, "shape");
+            Objects.requireNonNull(fileType, "fileType");
             for (TensorType type : fileType.matrixTypes()) {
                 int block = type.blockElements();
                 if (shape.embeddingLength() % block != 0 || shape.feedForwardLength() % block != 0) {
