@@ -109,7 +109,9 @@ final class LoadedModel implements AutoCloseable {
      */
     String label() {
         String fileName = Path.of(file.name()).getFileName().toString();
-        String type = FileType.ofNumber(file.getInt(FILE_TYPE, -1)).map(FileType::label)
+        // Only a label: a file type that is no integer falls back to the main type rather than failing the load.
+        String type = file.value(FILE_TYPE).filter(value -> value.value() instanceof Long)
+                .flatMap(value -> FileType.ofNumber((Long) value.value())).map(FileType::label)
                 .orElseGet(() -> mainType().name());
         return file.getString("general.name", fileName.replaceFirst("\\.gguf$", "")) + " " + type;
     }

@@ -87,6 +87,8 @@ final class KQuantEncoding {
         out.set(I16_LE, offset + 2, dmin);
         MemorySegment.copy(packed, 0, out, ValueLayout.JAVA_BYTE, offset + Q4_K_SCALES, packed.length);
 
+        // The levels are read back from the packed bytes as the reference does (get_scale_min_k4), so that a value
+        // outside 0..63 is truncated the same way.
         for (int j = 0; j < scales.length; j++) {
             int scale = j < 4 ? packed[j] & 63 : (packed[j + 4] & 0xF) | ((packed[j - 4] & 0xFF) >> 6) << 4;
             int minimum = j < 4 ? packed[j + 4] & 63 : (packed[j + 4] & 0xFF) >> 4 | ((packed[j] & 0xFF) >> 6) << 4;
