@@ -25,7 +25,7 @@ final class PackedF16 extends PackedFloatWeight {
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a unit per task on the workers. */
     PackedF16(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         super((long) COLUMN_BYTES * cols, rows, cols);
-        repack(source, rowBytes, rows, UNIT_ROWS, BLOCK, BLOCK * Short.BYTES, BLOCK * COLUMN_BYTES, 0, pool,
+        repack(source, rowBytes, rows, UNIT_ROWS, BLOCK, BLOCK * Short.BYTES, BLOCK * COLUMN_BYTES, pool,
                 (block, row, packed) -> {
                     // Row r of the unit is lane r % LANES of group r / LANES: half r of each column.
                     for (int k = 0; k < BLOCK; k++) {

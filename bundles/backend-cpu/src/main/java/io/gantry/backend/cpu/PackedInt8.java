@@ -45,7 +45,7 @@ final class PackedInt8 extends PackedFloatWeight {
     /** @return a Q8_0 weight of {@code rows} rows of {@code rowBytes} bytes repacked, a unit per task on the workers */
     static PackedInt8 ofQ8_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         PackedInt8 packed = new PackedInt8(BLOCK, rows, cols);
-        packed.repack(source, rowBytes, rows, UNIT_ROWS, BLOCK, Q8_0_BLOCK_BYTES, packed.blockBytes, 0, pool,
+        packed.repack(source, rowBytes, rows, UNIT_ROWS, BLOCK, Q8_0_BLOCK_BYTES, packed.blockBytes, pool,
                 (block, row, to) -> {
                     // Row r of the unit is lane r % LANES of group r / LANES: its scale is float r, and column k's
                     // quant is byte r of the column's run.
@@ -65,7 +65,7 @@ final class PackedInt8 extends PackedFloatWeight {
         PackedInt8 packed = new PackedInt8(Q6_K_SUB_BLOCK, rows, cols);
         int subBlockBytes = packed.blockBytes;
         packed.repack(source, rowBytes, rows, UNIT_ROWS, Q6_K_BLOCK, Q6_K_BLOCK_BYTES,
-                subBlockBytes * (Q6_K_BLOCK / Q6_K_SUB_BLOCK), 0, pool, (block, row, to) -> {
+                subBlockBytes * (Q6_K_BLOCK / Q6_K_SUB_BLOCK), pool, (block, row, to) -> {
                     float d = Float.float16ToFloat((short) SHORTS.get(block, Q6_KFormat.D));
                     for (int sub = 0; sub < Q6_K_BLOCK / Q6_K_SUB_BLOCK; sub++) {
                         FLOATS.set(to, subBlockBytes * sub + Float.BYTES * row, d * block[Q6_KFormat.SCALES + sub]);

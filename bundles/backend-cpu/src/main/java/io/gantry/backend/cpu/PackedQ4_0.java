@@ -52,7 +52,7 @@ final class PackedQ4_0 extends PackedQuantWeight {
     PackedQ4_0(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         super((long) BLOCK_BYTES * (cols / BLOCK) * (rows / GROUP), cols);
         this.groupBytes = (long) BLOCK_BYTES * (cols / BLOCK);
-        repack(source, rowBytes, rows, GROUP, BLOCK, SOURCE_BLOCK_BYTES, BLOCK_BYTES, 0, pool, (block, row, packed) -> {
+        repack(source, rowBytes, rows, GROUP, BLOCK, SOURCE_BLOCK_BYTES, BLOCK_BYTES, pool, (block, row, packed) -> {
             int lane = lane(row);
             SHORTS.set(packed, Short.BYTES * lane, (short) SHORTS.get(block, 0));
             for (int i = 0; i < HALF; i++) {

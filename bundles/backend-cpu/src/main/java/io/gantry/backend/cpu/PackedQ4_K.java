@@ -1,6 +1,7 @@
 package io.gantry.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -18,16 +19,14 @@ import jdk.incubator.vector.VectorSpecies;
  * per block. {@code s} and {@code m} are products of a half and a 6-bit integer, exact in floats: the result
  * differs from a float decoding of the weights only by the batch's quantization.
  *
- * <p>Layout: output rows in groups of {@link #GROUP}; for each group first the scales of its super-blocks
- * of 256 columns in order, each: the group's {@code d} halves, its {@code dmin} halves (in {@link PackedQ4_0}'s lane
- * order), then for each of the 8 blocks the group's 6-bit scales and mins (a byte per row each, in row order); then
- * every block's nibbles in order, as {@link PackedQ4_0} lays out a block's (weight {@code i} low and {@code 16 + i}
- * high, stored as {@code q ^ 8}). The copy is 148 bytes per row and super-block, against the source's 144. Scales
- * apart from nibbles, each part read in order: with each super-block's scales before its nibbles, a 1-row product
- * read from memory ran at a third of Q4_0's speed.
+ * <p>Layout: output rows in groups of {@link #GROUP}; for each group its super-blocks of 256 columns in order, each:
+ * the group's {@code d} halves, its {@code dmin} halves (in {@link PackedQ4_0}'s lane order), for each of the 8
+ * blocks the group's 6-bit scales and mins (a byte per row each, in row order), then every block's nibbles in order,
+ * as {@link PackedQ4_0} lays out a block's (weight {@code i} low and {@code 16 + i} high, stored as {@code q ^ 8}).
+ * The copy is 148 bytes per row and super-block, against the source's 144, and a kernel reads it in one stream.
  *
- * <p>The kernel first decodes the group's {@code s} and {@code m} into scratch, then takes per block and output
- * the same operations in block order, whatever the batch size.
+ * <p>The kernel decodes a super-block's {@code s} and {@code m} into scratch, then multiplies its 8 blocks by each
+ * batch row: per block and output the same operations in block order, whatever the batch size.
  */
 final class PackedQ4_K extends PackedQuantWeight {
 
@@ -65,7 +64,7 @@ final class PackedQ4_K extends PackedQuantWeight {
     PackedQ4_K(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
         super((long) SUPER_BLOCK_BYTES * (cols / SUPER_BLOCK) * (rows / GROUP), cols);
         this.groupBytes = (long) SUPER_BLOCK_BYTES * (cols / SUPER_BLOCK);
-        repack(source, rowBytes, rows, GROUP, SUPER_BLOCK, SOURCE_BYTES, SUPER_BLOCK_BYTES, RUNS, pool,
+        repack(source, rowBytes, rows, GROUP, SUPER_BLOCK, SOURCE_BYTES, SUPER_BLOCK_BYTES, pool,
                 (block, row, packed) -> {
                     int lane = lane(row);
                     SHORTS.set(packed, Short.BYTES * lane, (short) SHORTS.get(block, 0));
@@ -93,93 +92,87 @@ final class PackedQ4_K extends PackedQuantWeight {
         return true;
     }
 
-    /** Per block its decoded {@code s} and {@code m}, then per super-block its {@code d} and {@code dmin}. */
+    /** A super-block's decoded scales: per block {@link #SCRATCH_PER_BLOCK} floats. */
     @Override
     int scratchFloats(int rows) {
-        return (cols / BLOCK + cols / SUPER_BLOCK) * SCRATCH_PER_BLOCK;
+        return BLOCKS_PER_SUPER_BLOCK * SCRATCH_PER_BLOCK;
     }
 
     /**
-     * Per group, its scales decoded into {@code scratch}, then the batch one row at a time, the group's weights read
-     * again from the core's caches for each. A kernel of two rows, as Q4_0's, came out of C2 with its vectors boxed
-     * (JDK 25: the extra terms of the minimums took it past C2's inlining budget).
+     * Per group and super-block, its scales decoded, then its blocks times each batch row, the outputs accumulated
+     * in {@code out}. A super-block at a time, not a group: the decoding of a group's scales, done apart, left the
+     * memory idle while it ran, and a 1-row product read from memory ran at half Q4_0's speed (2/3 now).
      */
     @Override
     void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
             float[] scratch, MemorySegment tile) {
         for (int group = start / GROUP; group < end / GROUP; group++) {
             long at = group * groupBytes;
-            decodeScales(at, scratch);
             for (int r = 0; r < rows; r++) {
-                multiplyOne(at, scratch, quants, r, out, r * outRows + group * GROUP);
+                Arrays.fill(out, r * outRows + group * GROUP, r * outRows + (group + 1) * GROUP, 0);
+            }
+            for (int superBlock = 0; superBlock < cols / SUPER_BLOCK; superBlock++) {
+                decodeScales(at + (long) SUPER_BLOCK_BYTES * superBlock, scratch);
+                for (int r = 0; r < rows; r++) {
+                    multiplySuperBlock(at, superBlock, scratch, quants, r, out, r * outRows + group * GROUP);
+                }
             }
         }
     }
 
-    // The helpers below stay under 35 bytecodes, as PackedQ4_0's.
-
     /**
-     * Decodes the {@code s} and {@code m} of every block of the group at byte offset {@code at} into {@code scales}:
-     * per block {@link #SCRATCH_PER_BLOCK} floats, {@code s} of the first half of rows times 2^-16 (for
-     * {@link #bottom}'s sums, exact), {@code s} of the second half, then {@code m} of each half; after
-     * them, per super-block, its {@code d} and {@code dmin} as floats, which the second pass multiplies in.
-     *
-     * <p>Two passes in one method, on purpose: with the super-block's factors kept in registers across its blocks,
-     * and with the passes as two methods, C2 inlined the work into {@link #multiply} and stopped inlining the Vector
-     * API there (NodeCountInliningCutoff), boxing vectors on every block. This method is too large for C2 to inline
-     * (more than 325 bytes of bytecode), so it is compiled on its own.
+     * Decodes the {@code s} and {@code m} of each block of the super-block at byte offset {@code at} into
+     * {@code scales}: per block {@code s} of the first half of rows times 2^-16 (for {@link #bottom}'s sums, exact),
+     * {@code s} of the second half, then {@code m} of each half. Apart from {@link #multiplySuperBlock}: decoding
+     * there takes it past the size up to which C2 inlines the Vector API (NodeCountInliningCutoff), and it then
+     * boxes vectors on every block.
      */
     private void decodeScales(long at, float[] scales) {
-        int superBlocksAt = cols / BLOCK * SCRATCH_PER_BLOCK;
-        for (int superBlock = 0; superBlock < cols / SUPER_BLOCK; superBlock++) {
-            long header = at + (long) RUNS * superBlock;
-            IntVector d = IntVector.fromMemorySegment(SCALES, data, header, Simd.LE);
-            IntVector dmin = IntVector.fromMemorySegment(SCALES, data, header + SCALE_BYTES, Simd.LE);
-            int to = superBlocksAt + superBlock * SCRATCH_PER_BLOCK;
-            bottomScales(d).intoArray(scales, to);
-            topScales(d).intoArray(scales, to + Simd.LANES);
-            scales(dmin.lanewise(VectorOperators.LSHL, 16), Simd.HALF_TO_FLOAT_SCALE)
-                    .intoArray(scales, to + 2 * Simd.LANES);
-            topScales(dmin).intoArray(scales, to + 3 * Simd.LANES);
+        IntVector d = IntVector.fromMemorySegment(SCALES, data, at, Simd.LE);
+        IntVector dmin = IntVector.fromMemorySegment(SCALES, data, at + SCALE_BYTES, Simd.LE);
+        FloatVector scaleBottom = bottomScales(d);
+        FloatVector scaleTop = topScales(d);
+        FloatVector minBottom = scales(dmin.lanewise(VectorOperators.LSHL, 16), Simd.HALF_TO_FLOAT_SCALE);
+        FloatVector minTop = topScales(dmin);
+        for (int sub = 0; sub < BLOCKS_PER_SUPER_BLOCK; sub++) {
+            long levels = at + HEADER_BYTES + (long) BLOCK_SCALE_BYTES * sub;
+            int to = SCRATCH_PER_BLOCK * sub;
+            scaleBottom.mul(levels(levels, 0)).intoArray(scales, to);
+            scaleTop.mul(levels(levels, 1)).intoArray(scales, to + Simd.LANES);
+            minBottom.mul(levels(levels, 2)).intoArray(scales, to + 2 * Simd.LANES);
+            minTop.mul(levels(levels, 3)).intoArray(scales, to + 3 * Simd.LANES);
         }
-        for (int block = 0; block < cols / BLOCK; block++) {
-            int superBlock = block / BLOCKS_PER_SUPER_BLOCK;
-            long bytes = at + (long) RUNS * superBlock + HEADER_BYTES
-                    + (long) BLOCK_SCALE_BYTES * (block % BLOCKS_PER_SUPER_BLOCK);
-            int factors = superBlocksAt + superBlock * SCRATCH_PER_BLOCK;
-            int to = block * SCRATCH_PER_BLOCK;
-            for (int part = 0; part < 4; part++) {
-                // Scales then mins, each of the first then the second half of rows: a byte per float lane.
-                FloatVector.fromArray(Simd.F, scales, factors + part * Simd.LANES)
-                        .mul((FloatVector) ByteVector.fromMemorySegment(HALF_GROUP_BYTES, data,
-                                bytes + (long) Simd.LANES * part, Simd.LE).castShape(Simd.F, 0))
-                        .intoArray(scales, to + part * Simd.LANES);
-            }
-        }
-    }
-
-    /** @return the byte offset of block {@code block}'s runs in the group at {@code at} */
-    private long runs(long at, int block) {
-        return at + (long) RUNS * (cols / SUPER_BLOCK) + (long) RUN_BYTES * block;
     }
 
     /**
-     * The group at byte offset {@code at}, its scales decoded in {@code scales}, times batch row {@code r}. The loop
-     * over a block's runs is {@link PackedQ4_0}'s, written out again: in a helper of its own C2 would compile it
-     * apart and box the sums it returns (see {@link Simd}).
+     * @return the {@code part}th half group of 6-bit levels at byte offset {@code at}, as floats; under 35 bytecodes,
+     *         so that C2 inlines it wherever it is called (see {@link PackedQuantWeight})
      */
-    private void multiplyOne(long at, float[] scales, BatchQuants quants, int r, float[] out, int o) {
+    private FloatVector levels(long at, int part) {
+        return (FloatVector) ByteVector.fromMemorySegment(HALF_GROUP_BYTES, data, at + (long) Simd.LANES * part,
+                Simd.LE).castShape(Simd.F, 0);
+    }
+
+    /**
+     * Super-block {@code superBlock} of the group at byte offset {@code at}, its scales decoded in {@code scales},
+     * times batch row {@code r}, added to the outputs at {@code out[o]}. The loop over a block's runs is
+     * {@link PackedQ4_0}'s, written out again: in a helper of its own C2 would compile it apart and box the sums it
+     * returns (see {@link Simd}).
+     */
+    private void multiplySuperBlock(long at, int superBlock, float[] scales, BatchQuants quants, int r, float[] out,
+            int o) {
         short[] x = quants.quants();
         float[] dx = quants.scales();
         short[] offsets = quants.offsets();
         float[] eights = quants.eightQuantSums();
         float[] negatedSums = quants.negatedSums();
-        FloatVector a = FloatVector.zero(Simd.F);
-        FloatVector b = a;
-        int blocks = cols / BLOCK;
-        for (int block = 0; block < blocks; block++) {
-            long runs = runs(at, block);
-            int d = r * blocks + block;
+        FloatVector a = FloatVector.fromArray(Simd.F, out, o);
+        FloatVector b = FloatVector.fromArray(Simd.F, out, o + Simd.LANES);
+        long runsAt = at + (long) SUPER_BLOCK_BYTES * superBlock + RUNS;
+        for (int sub = 0; sub < BLOCKS_PER_SUPER_BLOCK; sub++) {
+            long runs = runsAt + (long) RUN_BYTES * sub;
+            int block = BLOCKS_PER_SUPER_BLOCK * superBlock + sub;
+            int d = r * (cols / BLOCK) + block;
             ShortVector sums = ShortVector.broadcast(S, offsets[d]);
             int c = r * cols + BLOCK * block;
             for (int i = 0; i < HALF; i++) {
@@ -187,7 +180,7 @@ final class PackedQ4_K extends PackedQuantWeight {
                         Simd.LE).castShape(S, 0);
                 sums = sums.add(run.mul(x[c + i])).add(high(run).mul(x[c + i + HALF]));
             }
-            int sAt = SCRATCH_PER_BLOCK * block;
+            int sAt = SCRATCH_PER_BLOCK * sub;
             IntVector pairs = sums.reinterpretAsInts();
             float dx0 = dx[d];
             float eight = eights[d];

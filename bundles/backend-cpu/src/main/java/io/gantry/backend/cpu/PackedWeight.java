@@ -74,15 +74,12 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
     /**
      * Fills the copy: for each group of {@code groupRows} rows, a task on the workers, block by block (a source
      * block is {@code blockCols} columns), each row's source block handed to {@code packer}, then the packed block
-     * stored. Groups follow each other. Within a group, the first {@code headBytes} of each packed block are stored
-     * together, block after block, and the rest of each after them, block after block: a kernel that first reads
-     * every block's head (its scales) and then the rest streams each part in order.
+     * stored. Groups follow each other, and a group's blocks each other, so a kernel reads one stream.
      */
     final void repack(MemorySegment source, long rowBytes, int rows, int groupRows, int blockCols,
-            int sourceBlockBytes, int packedBlockBytes, int headBytes, WorkerPool pool, BlockPacker packer) {
+            int sourceBlockBytes, int packedBlockBytes, WorkerPool pool, BlockPacker packer) {
         int blocks = cols / blockCols;
         long groupBytes = (long) blocks * packedBlockBytes;
-        int restBytes = packedBlockBytes - headBytes;
         pool.run(rows / groupRows, (group, worker) -> {
             byte[] sourceBlock = new byte[sourceBlockBytes];
             byte[] packedBlock = new byte[packedBlockBytes];
@@ -92,11 +89,8 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
                     MemorySegment.copy(source, ValueLayout.JAVA_BYTE, at, sourceBlock, 0, sourceBlockBytes);
                     packer.pack(sourceBlock, row, packedBlock);
                 }
-                long groupAt = group * groupBytes;
-                MemorySegment.copy(packedBlock, 0, data, ValueLayout.JAVA_BYTE, groupAt + (long) headBytes * block,
-                        headBytes);
-                MemorySegment.copy(packedBlock, headBytes, data, ValueLayout.JAVA_BYTE,
-                        groupAt + (long) blocks * headBytes + (long) restBytes * block, restBytes);
+                MemorySegment.copy(packedBlock, 0, data, ValueLayout.JAVA_BYTE,
+                        group * groupBytes + (long) packedBlockBytes * block, packedBlockBytes);
             }
         });
     }
