@@ -1,6 +1,7 @@
 package io.gantry.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -35,11 +36,6 @@ final class PackedQ4_0 extends PackedQuantWeight {
 
     private static final int SOURCE_BLOCK_BYTES = 18;
     private static final int BLOCK_BYTES = SCALE_BYTES + HALF * GROUP;
-    /**
-     * Batch rows the wide kernel multiplies together. With 3 or 4, C2 (JDK 25) left the kernel's vectors boxed,
-     * allocating on every step: 3 times slower.
-     */
-    private static final int BATCH_ROWS = 2;
 
     private final long groupBytes;
 
@@ -84,7 +80,11 @@ final class PackedQ4_0 extends PackedQuantWeight {
                 decodeScales(at, scratch);
             }
             for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
-                multiplyTwo(at, scratch, x, dx, offsets, r, out, r * outRows + group * GROUP, outRows);
+                int o = r * outRows + group * GROUP;
+                Arrays.fill(out, o, o + GROUP, 0);
+                Arrays.fill(out, o + outRows, o + outRows + GROUP, 0);
+                multiplyTwo(at + SCALE_BYTES, BLOCK_BYTES, 0, cols / BLOCK, scratch, GROUP, quants, r, out, o,
+                        outRows);
             }
             for (; r < rows; r++) {
                 multiplyOne(at, x, dx, offsets, r, out, r * outRows + group * GROUP);
@@ -103,50 +103,6 @@ final class PackedQ4_0 extends PackedQuantWeight {
             bottomScales(halves).intoArray(scales, GROUP * block);
             topScales(halves).intoArray(scales, GROUP * block + Simd.LANES);
         }
-    }
-
-    /**
-     * The group at byte offset {@code at}, its scales decoded in {@code scales}, times batch rows {@code r} and
-     * {@code r + 1}: outputs at {@code out[o]}.
-     */
-    private void multiplyTwo(long at, float[] scales, short[] x, float[] dx, short[] offsets, int r, float[] out,
-            int o, int outRows) {
-        FloatVector a0 = FloatVector.zero(Simd.F);
-        FloatVector a1 = a0;
-        FloatVector b0 = a0;
-        FloatVector b1 = a0;
-        int blocks = cols / BLOCK;
-        int x0 = r * cols;
-        for (int block = 0; block < blocks; block++) {
-            long runs = at + (long) BLOCK_BYTES * block + SCALE_BYTES;
-            int d = r * blocks + block;
-            ShortVector s0 = ShortVector.broadcast(S, offsets[d]);
-            ShortVector s1 = ShortVector.broadcast(S, offsets[d + blocks]);
-            int c = x0 + BLOCK * block;
-            for (int i = 0; i < HALF; i++) {
-                ShortVector run = (ShortVector) ByteVector.fromMemorySegment(RUN, data, runs + (long) GROUP * i,
-                        Simd.LE).castShape(S, 0);
-                ShortVector h = high(run);
-                int k = c + i;
-                s0 = s0.add(run.mul(x[k])).add(h.mul(x[k + HALF]));
-                s1 = s1.add(run.mul(x[k + cols])).add(h.mul(x[k + cols + HALF]));
-            }
-            FloatVector first = FloatVector.fromArray(Simd.F, scales, GROUP * block);
-            FloatVector second = FloatVector.fromArray(Simd.F, scales, GROUP * block + Simd.LANES);
-            IntVector p0 = s0.reinterpretAsInts();
-            IntVector p1 = s1.reinterpretAsInts();
-            float dx0 = dx[d];
-            float dx1 = dx[d + blocks];
-            a0 = bottom(p0).mul(dx0).fma(first, a0);
-            b0 = top(p0).mul(dx0).fma(second, b0);
-            a1 = bottom(p1).mul(dx1).fma(first, a1);
-            b1 = top(p1).mul(dx1).fma(second, b1);
-        }
-        int half = Simd.LANES;
-        a0.intoArray(out, o);
-        b0.intoArray(out, o + half);
-        a1.intoArray(out, o + outRows);
-        b1.intoArray(out, o + outRows + half);
     }
 
     /** As {@link #multiplyTwo} for batch row {@code r} alone, with the same operations per output. */

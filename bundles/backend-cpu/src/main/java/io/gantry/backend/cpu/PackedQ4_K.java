@@ -14,9 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
  * A Q4_K weight repacked for {@link PackedQ4_0}'s integer kernels: the batch quantized to 8 bits
  * ({@link BatchQuants}), each block of 32 summed exactly in 16-bit lanes. Q4_K's weight is {@code w = s q - m}
  * with {@code s = d · scale} and {@code m = dmin · min} per block of 32 and {@code q} in 0..15, so per block
- * {@code Σ w x = s (Σ (q - 8) x' + 8 Σ x') dx - m Σ x}: the first sum is Q4_0's, in shorts; {@code 8 Σ x'} and
- * {@code Σ x} are the batch's own ({@link BatchQuants#eightQuantSums}, {@link BatchQuants#negatedSums}), added once
- * per block. {@code s} and {@code m} are products of a half and a 6-bit integer, exact in floats: the result
+ * {@code Σ w x = s Σ (q - 8) x' dx + (s · 8 Σ x' dx - m Σ x)}: the first sum is Q4_0's, in shorts, multiplied by
+ * {@link PackedQuantWeight}'s kernels; the rest reads only the scales and the batch's own sums
+ * ({@link BatchQuants#eightQuantSums}, {@link BatchQuants#negatedSums}), added per super-block apart (with them in
+ * the kernel of two batch rows, C2 (JDK 25) left its vectors boxed: the kernel went past its inlining budget). {@code s} and {@code m} are products of a half and a 6-bit integer, exact in floats: the result
  * differs from a float decoding of the weights only by the batch's quantization.
  *
  * <p>Layout: output rows in groups of {@link #GROUP}; for each group its super-blocks of 256 columns in order, each:
@@ -25,8 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
  * as {@link PackedQ4_0} lays out a block's (weight {@code i} low and {@code 16 + i} high, stored as {@code q ^ 8}).
  * The copy is 148 bytes per row and super-block, against the source's 144, and a kernel reads it in one stream.
  *
- * <p>The kernel decodes a super-block's {@code s} and {@code m} into scratch, then multiplies its 8 blocks by each
- * batch row: per block and output the same operations in block order, whatever the batch size.
+ * <p>The kernels decode a super-block's {@code s} and {@code m} into scratch, then multiply its 8 blocks by the batch
+ * rows and add the rest: per super-block and output the same operations in the same order, whatever the batch size.
  */
 final class PackedQ4_K extends PackedQuantWeight {
 
@@ -99,22 +100,34 @@ final class PackedQ4_K extends PackedQuantWeight {
     }
 
     /**
-     * Per group and super-block, its scales decoded, then its blocks times each batch row, the outputs accumulated
-     * in {@code out}. A super-block at a time, not a group: the decoding of a group's scales, done apart, left the
-     * memory idle while it ran, and a 1-row product read from memory ran at half Q4_0's speed (2/3 now).
+     * Per group and super-block: its scales decoded, its blocks times the batch two rows at a time (the rest one by
+     * one), then each row's terms of the minimums, all accumulated in {@code out}. A super-block at a time, not a
+     * group: the decoding of a whole group's scales, done apart, left the memory idle while it ran, and a 1-row
+     * product read from memory ran at half Q4_0's speed (2/3 now).
      */
     @Override
     void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
             float[] scratch, MemorySegment tile) {
         for (int group = start / GROUP; group < end / GROUP; group++) {
             long at = group * groupBytes;
+            int o = group * GROUP;
             for (int r = 0; r < rows; r++) {
-                Arrays.fill(out, r * outRows + group * GROUP, r * outRows + (group + 1) * GROUP, 0);
+                Arrays.fill(out, r * outRows + o, r * outRows + o + GROUP, 0);
             }
             for (int superBlock = 0; superBlock < cols / SUPER_BLOCK; superBlock++) {
-                decodeScales(at + (long) SUPER_BLOCK_BYTES * superBlock, scratch);
-                for (int r = 0; r < rows; r++) {
-                    multiplySuperBlock(at, superBlock, scratch, quants, r, out, r * outRows + group * GROUP);
+                long superBlockAt = at + (long) SUPER_BLOCK_BYTES * superBlock;
+                decodeScales(superBlockAt, scratch);
+                int block = BLOCKS_PER_SUPER_BLOCK * superBlock;
+                int r = 0;
+                for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
+                    multiplyTwo(superBlockAt + RUNS, RUN_BYTES, block, BLOCKS_PER_SUPER_BLOCK, scratch,
+                            SCRATCH_PER_BLOCK, quants, r, out, r * outRows + o, outRows);
+                }
+                for (; r < rows; r++) {
+                    multiplyOne(superBlockAt + RUNS, block, scratch, quants, r, out, r * outRows + o);
+                }
+                for (r = 0; r < rows; r++) {
+                    addMinimums(block, scratch, quants, r, out, r * outRows + o);
                 }
             }
         }
@@ -123,7 +136,7 @@ final class PackedQ4_K extends PackedQuantWeight {
     /**
      * Decodes the {@code s} and {@code m} of each block of the super-block at byte offset {@code at} into
      * {@code scales}: per block {@code s} of the first half of rows times 2^-16 (for {@link #bottom}'s sums, exact),
-     * {@code s} of the second half, then {@code m} of each half. Apart from {@link #multiplySuperBlock}: decoding
+     * {@code s} of the second half, then {@code m} of each half. Apart from the kernels: decoding
      * there takes it past the size up to which C2 inlines the Vector API (NodeCountInliningCutoff), and it then
      * boxes vectors on every block.
      */
@@ -154,40 +167,56 @@ final class PackedQ4_K extends PackedQuantWeight {
     }
 
     /**
-     * Super-block {@code superBlock} of the group at byte offset {@code at}, its scales decoded in {@code scales},
-     * times batch row {@code r}, added to the outputs at {@code out[o]}. The loop over a block's runs is
+     * As {@link #multiplyTwo} for batch row {@code r} alone, with the same operations per output: the 8 blocks from
+     * block {@code block}, their runs from byte offset {@code runs}. The loop over a block's runs is
      * {@link PackedQ4_0}'s, written out again: in a helper of its own C2 would compile it apart and box the sums it
      * returns (see {@link Simd}).
      */
-    private void multiplySuperBlock(long at, int superBlock, float[] scales, BatchQuants quants, int r, float[] out,
-            int o) {
+    private void multiplyOne(long runs, int block, float[] scales, BatchQuants quants, int r, float[] out, int o) {
         short[] x = quants.quants();
         float[] dx = quants.scales();
         short[] offsets = quants.offsets();
+        FloatVector a = FloatVector.fromArray(Simd.F, out, o);
+        FloatVector b = FloatVector.fromArray(Simd.F, out, o + Simd.LANES);
+        for (int sub = 0; sub < BLOCKS_PER_SUPER_BLOCK; sub++) {
+            long at = runs + (long) RUN_BYTES * sub;
+            int d = r * (cols / BLOCK) + block + sub;
+            ShortVector sums = ShortVector.broadcast(S, offsets[d]);
+            int c = r * cols + BLOCK * (block + sub);
+            for (int i = 0; i < HALF; i++) {
+                ShortVector run = (ShortVector) ByteVector.fromMemorySegment(RUN, data, at + (long) GROUP * i,
+                        Simd.LE).castShape(S, 0);
+                sums = sums.add(run.mul(x[c + i])).add(high(run).mul(x[c + i + HALF]));
+            }
+            IntVector pairs = sums.reinterpretAsInts();
+            float dx0 = dx[d];
+            a = bottom(pairs).mul(dx0).fma(FloatVector.fromArray(Simd.F, scales, SCRATCH_PER_BLOCK * sub), a);
+            b = top(pairs).mul(dx0).fma(FloatVector.fromArray(Simd.F, scales, SCRATCH_PER_BLOCK * sub + Simd.LANES),
+                    b);
+        }
+        a.intoArray(out, o);
+        b.intoArray(out, o + Simd.LANES);
+    }
+
+    /**
+     * Adds the terms of the 8 blocks from block {@code block} that do not read the weight's nibbles,
+     * {@code s · 8 Σ x' dx - m Σ x} per block, for batch row {@code r} to the outputs at {@code out[o]}.
+     */
+    private void addMinimums(int block, float[] scales, BatchQuants quants, int r, float[] out, int o) {
+        float[] dx = quants.scales();
         float[] eights = quants.eightQuantSums();
         float[] negatedSums = quants.negatedSums();
         FloatVector a = FloatVector.fromArray(Simd.F, out, o);
         FloatVector b = FloatVector.fromArray(Simd.F, out, o + Simd.LANES);
-        long runsAt = at + (long) SUPER_BLOCK_BYTES * superBlock + RUNS;
         for (int sub = 0; sub < BLOCKS_PER_SUPER_BLOCK; sub++) {
-            long runs = runsAt + (long) RUN_BYTES * sub;
-            int block = BLOCKS_PER_SUPER_BLOCK * superBlock + sub;
-            int d = r * (cols / BLOCK) + block;
-            ShortVector sums = ShortVector.broadcast(S, offsets[d]);
-            int c = r * cols + BLOCK * block;
-            for (int i = 0; i < HALF; i++) {
-                ShortVector run = (ShortVector) ByteVector.fromMemorySegment(RUN, data, runs + (long) GROUP * i,
-                        Simd.LE).castShape(S, 0);
-                sums = sums.add(run.mul(x[c + i])).add(high(run).mul(x[c + i + HALF]));
-            }
+            int d = r * (cols / BLOCK) + block + sub;
             int sAt = SCRATCH_PER_BLOCK * sub;
-            IntVector pairs = sums.reinterpretAsInts();
-            float dx0 = dx[d];
-            float eight = eights[d];
-            a = bottom(pairs).add(eight * 0x1p16f).mul(dx0).fma(FloatVector.fromArray(Simd.F, scales, sAt), a)
-                    .add(FloatVector.fromArray(Simd.F, scales, sAt + 2 * Simd.LANES).mul(negatedSums[d]));
-            b = top(pairs).add(eight).mul(dx0).fma(FloatVector.fromArray(Simd.F, scales, sAt + Simd.LANES), b)
-                    .add(FloatVector.fromArray(Simd.F, scales, sAt + 3 * Simd.LANES).mul(negatedSums[d]));
+            float eight = eights[d] * dx[d];
+            float negatedSum = negatedSums[d];
+            a = FloatVector.fromArray(Simd.F, scales, sAt).mul(eight * 0x1p16f)
+                    .add(FloatVector.fromArray(Simd.F, scales, sAt + 2 * Simd.LANES).mul(negatedSum)).add(a);
+            b = FloatVector.fromArray(Simd.F, scales, sAt + Simd.LANES).mul(eight)
+                    .add(FloatVector.fromArray(Simd.F, scales, sAt + 3 * Simd.LANES).mul(negatedSum)).add(b);
         }
         a.intoArray(out, o);
         b.intoArray(out, o + Simd.LANES);

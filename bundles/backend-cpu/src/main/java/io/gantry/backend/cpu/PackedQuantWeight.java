@@ -1,5 +1,6 @@
 package io.gantry.backend.cpu;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -27,6 +28,11 @@ abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0,
     static final int SCALE_BYTES = GROUP * Short.BYTES;
     /** The group's scales, two halves per int lane: the vector shape of {@link Simd#F}. */
     static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
+    /**
+     * Batch rows {@link #multiplyTwo} multiplies together. With 3 or 4, C2 (JDK 25) left the kernel's vectors boxed,
+     * allocating on every step: 3 times slower.
+     */
+    static final int BATCH_ROWS = 2;
     /** Flips the top bit of the high nibble: {@code q ^ 8}, read as a signed nibble, is {@code q - 8}. */
     static final byte SIGN_HIGH_NIBBLE = (byte) 0x80;
 
@@ -52,6 +58,54 @@ abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0,
     @Override
     int tileFloats(int rows) {
         return 0;
+    }
+
+    /**
+     * Adds {@code count} blocks of a group, from block {@code block}, times batch rows {@code r} and {@code r + 1}
+     * ({@link #BATCH_ROWS}) to the outputs at {@code out[o]} and {@code out[o + outRows]}: per block and output
+     * {@code s Σ (q - 8) x' dx}. The first block's runs lie at byte offset {@code runs}, each next block's
+     * {@code runStride} bytes on; their scales {@code s} are decoded in {@code scales}, {@link #bottomScales} then
+     * {@link #topScales}, {@code scaleStride} floats per block.
+     */
+    final void multiplyTwo(long runs, int runStride, int block, int count, float[] scales, int scaleStride,
+            BatchQuants quants, int r, float[] out, int o, int outRows) {
+        short[] x = quants.quants();
+        float[] dx = quants.scales();
+        short[] offsets = quants.offsets();
+        FloatVector a0 = FloatVector.fromArray(Simd.F, out, o);
+        FloatVector b0 = FloatVector.fromArray(Simd.F, out, o + Simd.LANES);
+        FloatVector a1 = FloatVector.fromArray(Simd.F, out, o + outRows);
+        FloatVector b1 = FloatVector.fromArray(Simd.F, out, o + outRows + Simd.LANES);
+        int blocks = cols / BLOCK;
+        for (int n = 0; n < count; n++) {
+            long at = runs + (long) runStride * n;
+            int d = r * blocks + block + n;
+            ShortVector s0 = ShortVector.broadcast(S, offsets[d]);
+            ShortVector s1 = ShortVector.broadcast(S, offsets[d + blocks]);
+            int c = r * cols + BLOCK * (block + n);
+            for (int i = 0; i < HALF; i++) {
+                ShortVector run = (ShortVector) ByteVector.fromMemorySegment(RUN, data, at + (long) GROUP * i,
+                        Simd.LE).castShape(S, 0);
+                ShortVector h = high(run);
+                int k = c + i;
+                s0 = s0.add(run.mul(x[k])).add(h.mul(x[k + HALF]));
+                s1 = s1.add(run.mul(x[k + cols])).add(h.mul(x[k + cols + HALF]));
+            }
+            FloatVector first = FloatVector.fromArray(Simd.F, scales, scaleStride * n);
+            FloatVector second = FloatVector.fromArray(Simd.F, scales, scaleStride * n + Simd.LANES);
+            IntVector p0 = s0.reinterpretAsInts();
+            IntVector p1 = s1.reinterpretAsInts();
+            float dx0 = dx[d];
+            float dx1 = dx[d + blocks];
+            a0 = bottom(p0).mul(dx0).fma(first, a0);
+            b0 = top(p0).mul(dx0).fma(second, b0);
+            a1 = bottom(p1).mul(dx1).fma(first, a1);
+            b1 = top(p1).mul(dx1).fma(second, b1);
+        }
+        a0.intoArray(out, o);
+        b0.intoArray(out, o + Simd.LANES);
+        a1.intoArray(out, o + outRows);
+        b1.intoArray(out, o + outRows + Simd.LANES);
     }
 
     /** @return the signed high nibbles {@code h} of a run widened to shorts */
