@@ -57,7 +57,7 @@ final class PackedQ4_0 extends PackedQuantWeight {
         });
     }
 
-    /** The wide kernel's scales of a group, decoded: see {@link #decodeScales}. */
+    /** The scales of a group that {@link #multiplyTwo} reads, decoded: see {@link #decodeScales}. */
     @Override
     int scratchFloats(int rows) {
         return rows < BATCH_ROWS ? 0 : cols / BLOCK * GROUP;
