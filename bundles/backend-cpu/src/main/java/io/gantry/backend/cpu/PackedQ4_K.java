@@ -16,9 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
  * with {@code s = d · scale} and {@code m = dmin · min} per block of 32 and {@code q} in 0..15, so per block
  * {@code Σ w x = s Σ (q - 8) x' dx + (s · 8 Σ x' dx - m Σ x)}: the first sum is Q4_0's, in shorts, multiplied by
  * {@link PackedQuantWeight}'s kernels; the rest reads only the scales and the batch's own sums
- * ({@link BatchQuants#eightQuantSums}, {@link BatchQuants#negatedSums}), added per super-block apart (with them in
- * the kernel of two batch rows, C2 (JDK 25) left its vectors boxed: the kernel went past its inlining budget). {@code s} and {@code m} are products of a half and a 6-bit integer, exact in floats: the result
- * differs from a float decoding of the weights only by the batch's quantization.
+ * ({@link BatchQuants#eightQuantSums}, {@link BatchQuants#negatedSums}) and is added per super-block, apart (with it
+ * in the kernel of two batch rows, C2 (JDK 25) went past its inlining budget and left the kernel's vectors boxed).
+ * {@code s} and {@code m} are products of a half and a 6-bit integer, exact in floats: the result differs from a
+ * float decoding of the weights only by the batch's quantization.
  *
  * <p>Layout: output rows in groups of {@link #GROUP}; for each group its super-blocks of 256 columns in order, each:
  * the group's {@code d} halves, its {@code dmin} halves (in {@link PackedQ4_0}'s lane order), for each of the 8
@@ -136,8 +137,8 @@ final class PackedQ4_K extends PackedQuantWeight {
     /**
      * Decodes the {@code s} and {@code m} of each block of the super-block at byte offset {@code at} into
      * {@code scales}: per block {@code s} of the first half of rows times 2^-16 (for {@link #bottom}'s sums, exact),
-     * {@code s} of the second half, then {@code m} of each half. Apart from the kernels: decoding
-     * there takes it past the size up to which C2 inlines the Vector API (NodeCountInliningCutoff), and it then
+     * {@code s} of the second half, then {@code m} of each half. A method apart from the kernels: decoding in
+     * them takes a kernel past the size up to which C2 inlines the Vector API (NodeCountInliningCutoff), and it then
      * boxes vectors on every block.
      */
     private void decodeScales(long at, float[] scales) {
@@ -168,9 +169,9 @@ final class PackedQ4_K extends PackedQuantWeight {
 
     /**
      * As {@link #multiplyTwo} for batch row {@code r} alone, with the same operations per output: the 8 blocks from
-     * block {@code block}, their runs from byte offset {@code runs}. The loop over a block's runs is
-     * {@link PackedQ4_0}'s, written out again: in a helper of its own C2 would compile it apart and box the sums it
-     * returns (see {@link Simd}).
+     * block {@code block}, their runs from byte offset {@code runs}. The loop over a block's runs is that of
+     * {@link PackedQuantWeight#multiplyTwo} for one row, written out again: in a helper of its own C2 would compile
+     * it apart and box the sums it returns (see {@link Simd}).
      */
     private void multiplyOne(long runs, int block, float[] scales, BatchQuants quants, int r, float[] out, int o) {
         short[] x = quants.quants();
