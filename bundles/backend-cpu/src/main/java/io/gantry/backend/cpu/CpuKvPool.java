@@ -56,8 +56,8 @@ final class CpuKvPool implements KvPool, CpuBackend.Allocation {
         try {
             for (int layer = 0; layer < spec.layers(); layer++) {
                 // Zeroed: slots no sequence wrote yet read as zeros, as a fresh heap array did.
-                keys[layer] = arena.allocate(layerBytes, 64);
-                values[layer] = arena.allocate(layerBytes, 64);
+                keys[layer] = HugePages.allocate(arena, layerBytes);
+                values[layer] = HugePages.allocate(arena, layerBytes);
             }
         } catch (OutOfMemoryError e) {
             arena.close();

@@ -23,14 +23,14 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
     static final int BLOCK = 32;
 
     private final Arena arena = Arena.ofShared();
-    /** The repacked weight, aligned to a cache line. */
+    /** The repacked weight, aligned to a cache line, on huge pages where the machine has them ({@link HugePages}). */
     final MemorySegment data;
     final int cols;
 
     PackedWeight(long bytes, int cols) {
         this.cols = cols;
         try {
-            this.data = arena.allocate(bytes, 64);
+            this.data = HugePages.allocate(arena, bytes);
         } catch (OutOfMemoryError e) {
             arena.close();
             throw e;
