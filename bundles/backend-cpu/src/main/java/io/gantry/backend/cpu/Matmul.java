@@ -81,8 +81,8 @@ final class Matmul {
         int tasks = Math.ceilDiv(outRows, chunk);
         PackedWeight packed = vector ? weight.packed() : null;
         if (packed != null) {
-            if (packed.multipliesQuants()) {
-                quants.quantize(in, rows, cols, packed.readsBlockSums(), pool);
+            if (packed.batchForm() != PackedWeight.BatchForm.FLOATS) {
+                quants.quantize(in, rows, cols, packed.batchForm(), pool);
             }
             int groups = outRows / packed.groupRows();
             int perTask = Math.ceilDiv(groups, pool.threads() * TASKS_PER_THREAD);

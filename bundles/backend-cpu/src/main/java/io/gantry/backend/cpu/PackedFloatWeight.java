@@ -24,7 +24,7 @@ import jdk.incubator.vector.FloatVector;
  * is the same float on every path, and between calls a partial sum rests in the output array unrounded. So a
  * row's results do not depend on its batch.
  */
-abstract sealed class PackedFloatWeight extends PackedWeight permits PackedInt8, PackedF16 {
+abstract sealed class PackedFloatWeight extends PackedWeight permits PackedQ8_0, PackedF16 {
 
     static final int LANES = Simd.LANES;
     /** Groups of {@link #LANES} output rows in a unit. */
@@ -73,8 +73,8 @@ abstract sealed class PackedFloatWeight extends PackedWeight permits PackedInt8,
     }
 
     @Override
-    final boolean multipliesQuants() {
-        return false;
+    final BatchForm batchForm() {
+        return BatchForm.FLOATS;
     }
 
     @Override

@@ -7,8 +7,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A Q4_K weight repacked for {@link PackedQ4_0}'s integer kernels: the batch quantized to 8 bits
@@ -50,16 +48,9 @@ final class PackedQ4_K extends PackedQuantWeight {
 
     private final long groupBytes;
 
-    /** Bytes of half a group's rows, one per float lane. */
-    private static final VectorSpecies<Byte> HALF_GROUP_BYTES = VectorSpecies.of(byte.class,
-            VectorShape.forBitSize(Simd.LANES * Byte.SIZE));
-
-    /**
-     * @return whether the vector kernels can take a weight of {@code rows} rows: as {@link #packsRows}, with at
-     *         least 8 float lanes (half a group's bytes make no vector species below)
-     */
+    /** @return whether the vector kernels can take a weight of {@code rows} rows: see {@link #packsLevels} */
     static boolean packs(int rows) {
-        return Simd.LANES >= 8 && packsRows(rows);
+        return packsLevels(rows);
     }
 
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
@@ -90,8 +81,8 @@ final class PackedQ4_K extends PackedQuantWeight {
     }
 
     @Override
-    boolean readsBlockSums() {
-        return true;
+    BatchForm batchForm() {
+        return BatchForm.PAIRED_QUANTS_AND_SUMS;
     }
 
     /** A super-block's decoded scales: per block {@link #SCRATCH_PER_BLOCK} floats. */
@@ -156,15 +147,6 @@ final class PackedQ4_K extends PackedQuantWeight {
             minBottom.mul(levels(levels, 2)).intoArray(scales, to + 2 * Simd.LANES);
             minTop.mul(levels(levels, 3)).intoArray(scales, to + 3 * Simd.LANES);
         }
-    }
-
-    /**
-     * @return the {@code part}th half group of 6-bit levels at byte offset {@code at}, as floats; under 35 bytecodes,
-     *         so that C2 inlines it wherever it is called (see {@link PackedQuantWeight})
-     */
-    private FloatVector levels(long at, int part) {
-        return (FloatVector) ByteVector.fromMemorySegment(HALF_GROUP_BYTES, data, at + (long) Simd.LANES * part,
-                Simd.LE).castShape(Simd.F, 0);
     }
 
     /**

@@ -9,13 +9,13 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The packed 4-bit formats' common ground ({@link PackedQ4_0}, {@link PackedQ4_K}): integer kernels that multiply
- * the batch quantized to 8 bits ({@link BatchQuants}) and sum each block of 32 exactly in 16-bit lanes, two lanes
- * per float lane, a group of {@link #GROUP} output rows at a time. Short lane {@code 2j} holds row {@code j} of the
- * group and lane {@code 2j + 1} row {@code GROUP / 2 + j}, so that each half of the rows is one int lane's bottom or
- * top short ({@link #lane}); a block's nibbles are runs of a byte per row, in that lane order.
+ * The packed integer formats' common ground ({@link PackedQ4_0}, {@link PackedQ4_K}, {@link PackedQ6_K}): kernels
+ * that multiply the batch quantized to 8 bits ({@link BatchQuants}) and sum the products exactly in 16-bit lanes,
+ * two lanes per float lane, a group of {@link #GROUP} output rows at a time. Short lane {@code 2j} holds row
+ * {@code j} of the group and lane {@code 2j + 1} row {@code GROUP / 2 + j}, so that each half of the rows is one int
+ * lane's bottom or top short ({@link #lane}); a block's quants are runs of a byte per row, in that lane order.
  */
-abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0, PackedQ4_K {
+abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0, PackedQ4_K, PackedQ6_K {
 
     static final int HALF = BLOCK / 2;
     /** Shorts of the vector shape of {@link Simd#F}: twice its lanes. */
@@ -25,6 +25,9 @@ abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0,
     /** One run: a byte per row of the group. */
     static final VectorSpecies<Byte> RUN = VectorSpecies.of(byte.class,
             VectorShape.forBitSize(GROUP * Byte.SIZE));
+    /** Bytes of half a group's rows, one per float lane. */
+    static final VectorSpecies<Byte> HALF_GROUP_BYTES = VectorSpecies.of(byte.class,
+            VectorShape.forBitSize(Simd.LANES * Byte.SIZE));
     static final int SCALE_BYTES = GROUP * Short.BYTES;
     /** The group's scales, two halves per int lane: the vector shape of {@link Simd#F}. */
     static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
@@ -45,14 +48,23 @@ abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0,
         return Simd.AVAILABLE && GROUP >= 8 && rows % GROUP == 0;
     }
 
+    /**
+     * @return whether the kernels of a format with per-row levels ({@link #levels}) can take a weight of
+     *         {@code rows} rows: as {@link #packsRows}, with at least 8 float lanes (half a group's bytes make no
+     *         vector species below)
+     */
+    static boolean packsLevels(int rows) {
+        return Simd.LANES >= 8 && packsRows(rows);
+    }
+
     @Override
     int groupRows() {
         return GROUP;
     }
 
     @Override
-    boolean multipliesQuants() {
-        return true;
+    BatchForm batchForm() {
+        return BatchForm.PAIRED_QUANTS;
     }
 
     @Override
@@ -106,6 +118,17 @@ abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0,
         b0.intoArray(out, o + Simd.LANES);
         a1.intoArray(out, o + outRows);
         b1.intoArray(out, o + outRows + Simd.LANES);
+    }
+
+    /**
+     * @return the {@code part}th run of {@link Simd#LANES} signed 8-bit levels from byte offset {@code at}, as
+     *         floats: a format stores a group's levels of a block a byte per row in row order, so even parts are the
+     *         group's first half of rows, odd parts its second; under 35 bytecodes, so that C2 inlines it wherever it
+     *         is called (see below)
+     */
+    final FloatVector levels(long at, int part) {
+        return (FloatVector) ByteVector.fromMemorySegment(HALF_GROUP_BYTES, data, at + (long) Simd.LANES * part,
+                Simd.LE).castShape(Simd.F, 0);
     }
 
     /** @return the signed high nibbles {@code h} of a run widened to shorts */

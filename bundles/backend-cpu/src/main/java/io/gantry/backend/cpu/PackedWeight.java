@@ -46,10 +46,10 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
             return null;
         }
         return switch (tensor.type()) {
-            case Q8_0 -> PackedInt8.packs(tensor.rows())
-                    ? PackedInt8.ofQ8_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
-            case Q6_K -> PackedInt8.packs(tensor.rows())
-                    ? PackedInt8.ofQ6_K(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
+            case Q8_0 -> PackedQ8_0.packs(tensor.rows())
+                    ? new PackedQ8_0(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
+            case Q6_K -> PackedQ6_K.packs(tensor.rows())
+                    ? new PackedQ6_K(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             case F16 -> PackedF16.packs(tensor.rows(), tensor.cols())
                     ? new PackedF16(tensor.data(), tensor.rowBytes(), tensor.rows(), tensor.cols(), pool) : null;
             case Q4_0 -> PackedQ4_0.packs(tensor.rows())
@@ -103,13 +103,19 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
     /** @return output rows the kernels produce together: the unit the workers share out */
     abstract int groupRows();
 
-    /** @return whether {@link #multiply} reads the batch quantized ({@link BatchQuants}) */
-    abstract boolean multipliesQuants();
-
-    /** @return whether {@link #multiply} also reads the quantized batch's block sums ({@link BatchQuants}) */
-    boolean readsBlockSums() {
-        return false;
+    /** How a kernel reads the batch: as floats, or quantized ({@link BatchQuants}) in one of three forms. */
+    enum BatchForm {
+        FLOATS,
+        /** Quants paired for bytes of two nibbles, with each block's offset ({@link PackedQ4_0}). */
+        PAIRED_QUANTS,
+        /** As {@link #PAIRED_QUANTS}, with each block's sums too ({@link PackedQ4_K}). */
+        PAIRED_QUANTS_AND_SUMS,
+        /** Quants paired for shorts of two bytes, with each 8 elements' offset ({@link PackedQ6_K}). */
+        BYTE_PAIRED_QUANTS
     }
+
+    /** @return how {@link #multiply} reads the batch */
+    abstract BatchForm batchForm();
 
     /** @return the floats of scratch space {@link #multiply} needs for a batch of {@code rows} rows */
     abstract int scratchFloats(int rows);
@@ -120,7 +126,7 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
     /**
      * {@code out[r] = W · in[r]} for output rows {@code start..end} (whole groups) and every batch row.
      *
-     * @param quants  {@code in} quantized where {@link #multipliesQuants()}, else unused
+     * @param quants  {@code in} quantized in {@link #batchForm()}, unless that is {@link BatchForm#FLOATS}
      * @param scratch at least {@link #scratchFloats} floats the call may overwrite
      * @param tile    at least {@link #tileFloats} floats, starting on a cache line, the call may overwrite
      */

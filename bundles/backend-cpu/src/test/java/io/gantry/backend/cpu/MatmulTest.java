@@ -1,14 +1,20 @@
 package io.gantry.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gantry.api.backend.DeviceBuffer;
 import io.gantry.api.backend.DeviceWeight;
+import io.gantry.api.backend.HostTensor;
 import io.gantry.api.backend.TensorType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -49,7 +55,8 @@ class MatmulTest {
         TestTensors.TestTensor weights = TestTensors.random(type, outRows, cols, new Random(10));
         float[] x = TestTensors.gaussian(BATCH * cols, new Random(11));
         boolean quantizesBatch = vector && (type == TensorType.Q4_0 && PackedQ4_0.packs(outRows)
-                || type == TensorType.Q4_K && PackedQ4_K.packs(outRows));
+                || type == TensorType.Q4_K && PackedQ4_K.packs(outRows)
+                || type == TensorType.Q6_K && PackedQ6_K.packs(outRows));
         try (CpuBackend backend = new CpuBackend(threads, vector)) {
             float[] got = multiply(backend, backend.upload(weights.tensor()), x, BATCH, cols);
             for (int r = 0; r < BATCH; r++) {
@@ -67,6 +74,50 @@ class MatmulTest {
                     double error = Math.abs(got[r * outRows + i] - expected);
                     assertTrue(error <= bound, type + " row " + r + " output " + i + ": " + got[r * outRows + i]
                             + " vs " + expected + ", error " + error + " > " + bound);
+                }
+            }
+        }
+    }
+
+    /**
+     * Q6_K's integer kernels sum 8 products in a short; at the extremes ({@code q - 32} all -32 or all 31, every
+     * {@code |x'|} 127, and the odd quants paired as {@code x'[1] - 256 x'[0]} at their largest) the sums must still
+     * be exact: a wrapped short would be off by 65,536 products.
+     */
+    @Test
+    void q6_KSumsOfExtremeQuantsAreExact() {
+        int rows = 64;
+        int cols = 512;
+        float d = 0x1p-10f;
+        MemorySegment data = Arena.ofAuto().allocate(TensorType.Q6_K.bytesFor(cols) * rows);
+        long rowBytes = TensorType.Q6_K.bytesFor(cols);
+        for (int r = 0; r < rows; r++) {
+            for (int block = 0; block < cols / 256; block++) {
+                long at = r * rowBytes + 210L * block;
+                // q = 0 in even rows (all low and high bits clear), 63 in odd ones (all set)
+                data.asSlice(at, 192).fill((byte) (r % 2 == 0 ? 0 : 0xFF));
+                data.asSlice(at + 192, 16).fill((byte) (r % 2 == 0 ? 127 : -128));
+                data.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + 208, Float.floatToFloat16(d));
+            }
+        }
+        float[] x = new float[3 * cols];
+        for (int k = 0; k < cols; k++) {
+            x[k] = 1;
+            x[cols + k] = -1;
+            x[2 * cols + k] = k % 2 == 0 ? 1 : -1;
+        }
+        try (CpuBackend backend = new CpuBackend(1, true)) {
+            float[] got = multiply(backend,
+                    backend.upload(new HostTensor("test.extremes", TensorType.Q6_K, rows, cols, data)), x, 3, cols);
+            for (int r = 0; r < 3; r++) {
+                for (int i = 0; i < rows; i++) {
+                    double weight = i % 2 == 0 ? d * 127 * -32 : d * -128 * 31;
+                    double expected = 0;
+                    for (int k = 0; k < cols; k++) {
+                        expected += weight * x[r * cols + k];
+                    }
+                    assertEquals(expected, got[r * rows + i], 1e-5 * cols * Math.abs(weight),
+                            "batch row " + r + ", output " + i);
                 }
             }
         }
@@ -95,9 +146,9 @@ class MatmulTest {
     /**
      * Bit equality: batch size never changes a row's result (greedy decoding stays reproducible), whether the
      * batch runs the fused kernels (2 rows), the tiles (9 and 33 rows) or, at 64 output rows, the repacked kernels
-     * (F16, Q8_0 and Q6_K: 8 rows together and 1 alone, decoding as they go below 32 rows and from a tile of decoded
-     * columns from there, the last chunk of columns a partial one; Q4_0 and Q4_K: 2 together and 1 alone); and for float
-     * formats with rows of no whole vectors too (tiles only, the tail after the vectors added last).
+     * (F16 and Q8_0: 8 rows together and 1 alone, decoding as they go below 32 rows and from a tile of decoded
+     * columns from there, the last chunk of columns a partial one; Q4_0, Q4_K and Q6_K: 2 together and 1 alone); and
+     * for float formats with rows of no whole vectors too (tiles only, the tail after the vectors added last).
      */
     @ParameterizedTest(name = "{0} vector={1} threads={2} outRows={3} batch={4}")
     @MethodSource("formatsKernelsAndBatches")
