@@ -114,7 +114,7 @@ final class BatchQuants {
                         .add(Simd.ROUND_TO_INTEGER).sub(Simd.ROUND_TO_INTEGER);
                 ((ShortVector) scaled.convertShape(VectorOperators.F2S, S, 0)).intoArray(quants, at + i);
             }
-            if (form == PackedWeight.BatchForm.PAIRED_QUANTS_AND_SUMS) {
+            if (form == PackedWeight.BatchForm.NIBBLE_PAIRED_QUANTS_AND_SUMS) {
                 sumBlock(in, at, block);
             }
             if (form == PackedWeight.BatchForm.BYTE_PAIRED_QUANTS) {

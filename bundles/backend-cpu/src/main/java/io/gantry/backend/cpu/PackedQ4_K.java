@@ -82,7 +82,7 @@ final class PackedQ4_K extends PackedQuantWeight {
 
     @Override
     BatchForm batchForm() {
-        return BatchForm.PAIRED_QUANTS_AND_SUMS;
+        return BatchForm.NIBBLE_PAIRED_QUANTS_AND_SUMS;
     }
 
     /** A super-block's decoded scales: per block {@link #SCRATCH_PER_BLOCK} floats. */

@@ -64,7 +64,7 @@ abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0,
 
     @Override
     BatchForm batchForm() {
-        return BatchForm.PAIRED_QUANTS;
+        return BatchForm.NIBBLE_PAIRED_QUANTS;
     }
 
     @Override

@@ -107,9 +107,9 @@ abstract sealed class PackedWeight permits PackedFloatWeight, PackedQuantWeight 
     enum BatchForm {
         FLOATS,
         /** Quants paired for bytes of two nibbles, with each block's offset ({@link PackedQ4_0}). */
-        PAIRED_QUANTS,
-        /** As {@link #PAIRED_QUANTS}, with each block's sums too ({@link PackedQ4_K}). */
-        PAIRED_QUANTS_AND_SUMS,
+        NIBBLE_PAIRED_QUANTS,
+        /** As {@link #NIBBLE_PAIRED_QUANTS}, with each block's sums too ({@link PackedQ4_K}). */
+        NIBBLE_PAIRED_QUANTS_AND_SUMS,
         /** Quants paired for shorts of two bytes, with each 8 elements' offset ({@link PackedQ6_K}). */
         BYTE_PAIRED_QUANTS
     }
