@@ -25,9 +25,12 @@ abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0,
     /** One run: a byte per row of the group. */
     static final VectorSpecies<Byte> RUN = VectorSpecies.of(byte.class,
             VectorShape.forBitSize(GROUP * Byte.SIZE));
-    /** Bytes of half a group's rows, one per float lane. */
-    static final VectorSpecies<Byte> HALF_GROUP_BYTES = VectorSpecies.of(byte.class,
-            VectorShape.forBitSize(Simd.LANES * Byte.SIZE));
+    /**
+     * Bytes of half a group's rows, one per float lane; null below 8 lanes (NEON, SSE), where no vector is that
+     * small and the formats that read levels do not pack ({@link #packsLevels}).
+     */
+    static final VectorSpecies<Byte> HALF_GROUP_BYTES = Simd.LANES >= 8
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(Simd.LANES * Byte.SIZE)) : null;
     static final int SCALE_BYTES = GROUP * Short.BYTES;
     /** The group's scales, two halves per int lane: the vector shape of {@link Simd#F}. */
     static final VectorSpecies<Integer> SCALES = VectorSpecies.of(int.class, Simd.F.vectorShape());
