@@ -1,7 +1,6 @@
 package io.gantry.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -28,9 +27,8 @@ import jdk.incubator.vector.VectorOperators;
  * <p>The kernels decode a super-block's {@code s} and {@code m} into scratch, then multiply its 8 blocks by the batch
  * rows and add the rest: per super-block and output the same operations in the same order, whatever the batch size.
  */
-final class PackedQ4_K extends PackedQuantWeight {
+final class PackedQ4_K extends PackedSuperBlockWeight {
 
-    private static final int SUPER_BLOCK = 256;
     private static final int BLOCKS_PER_SUPER_BLOCK = SUPER_BLOCK / BLOCK;
     private static final int SOURCE_BYTES = 144;
     private static final int SOURCE_SCALES = 4;
@@ -46,8 +44,6 @@ final class PackedQ4_K extends PackedQuantWeight {
     /** Floats of decoded scales per block: {@code s} of the group's two halves of rows, then {@code m}'s. */
     private static final int SCRATCH_PER_BLOCK = 4 * Simd.LANES;
 
-    private final long groupBytes;
-
     /** @return whether the vector kernels can take a weight of {@code rows} rows: see {@link #packsLevels} */
     static boolean packs(int rows) {
         return packsLevels(rows);
@@ -55,8 +51,7 @@ final class PackedQ4_K extends PackedQuantWeight {
 
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
     PackedQ4_K(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
-        super((long) SUPER_BLOCK_BYTES * (cols / SUPER_BLOCK) * (rows / GROUP), cols);
-        this.groupBytes = (long) SUPER_BLOCK_BYTES * (cols / SUPER_BLOCK);
+        super(SUPER_BLOCK_BYTES, rows, cols);
         repack(source, rowBytes, rows, GROUP, SUPER_BLOCK, SOURCE_BYTES, SUPER_BLOCK_BYTES, pool,
                 (block, row, packed) -> {
                     int lane = lane(row);
@@ -91,48 +86,28 @@ final class PackedQ4_K extends PackedQuantWeight {
         return BLOCKS_PER_SUPER_BLOCK * SCRATCH_PER_BLOCK;
     }
 
-    /**
-     * Per group and super-block: its scales decoded, its blocks times the batch two rows at a time (the rest one by
-     * one), then each row's terms of the minimums, all accumulated in {@code out}. A super-block at a time, not a
-     * group: the decoding of a whole group's scales, done apart, left the memory idle while it ran, and a 1-row
-     * product read from memory ran at half Q4_0's speed (2/3 now).
-     */
+    /** The super-block's blocks in {@link PackedQ4_0}'s kernel of two rows. */
     @Override
-    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
-            float[] scratch, MemorySegment tile) {
-        for (int group = start / GROUP; group < end / GROUP; group++) {
-            long at = group * groupBytes;
-            int o = group * GROUP;
-            for (int r = 0; r < rows; r++) {
-                Arrays.fill(out, r * outRows + o, r * outRows + o + GROUP, 0);
-            }
-            for (int superBlock = 0; superBlock < cols / SUPER_BLOCK; superBlock++) {
-                long superBlockAt = at + (long) SUPER_BLOCK_BYTES * superBlock;
-                decodeScales(superBlockAt, scratch);
-                int block = BLOCKS_PER_SUPER_BLOCK * superBlock;
-                int r = 0;
-                for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
-                    multiplyTwo(superBlockAt + RUNS, RUN_BYTES, block, BLOCKS_PER_SUPER_BLOCK, scratch,
-                            SCRATCH_PER_BLOCK, quants, r, out, r * outRows + o, outRows);
-                }
-                for (; r < rows; r++) {
-                    multiplyOne(superBlockAt + RUNS, block, scratch, quants, r, out, r * outRows + o);
-                }
-                for (r = 0; r < rows; r++) {
-                    addMinimums(block, scratch, quants, r, out, r * outRows + o);
-                }
-            }
+    void multiplyTwoRows(long at, int superBlock, float[] scales, BatchQuants quants, int r, float[] out, int o,
+            int outRows) {
+        multiplyTwo(at + RUNS, RUN_BYTES, BLOCKS_PER_SUPER_BLOCK * superBlock, BLOCKS_PER_SUPER_BLOCK, scales,
+                SCRATCH_PER_BLOCK, quants, r, out, o, outRows);
+    }
+
+    /** Each row's terms of the minimums. */
+    @Override
+    void addRowTerms(int superBlock, float[] scales, BatchQuants quants, int rows, float[] out, int o, int outRows) {
+        for (int r = 0; r < rows; r++) {
+            addMinimums(BLOCKS_PER_SUPER_BLOCK * superBlock, scales, quants, r, out, r * outRows + o);
         }
     }
 
     /**
-     * Decodes the {@code s} and {@code m} of each block of the super-block at byte offset {@code at} into
-     * {@code scales}: per block {@code s} of the first half of rows times 2^-16 (for {@link #bottom}'s sums, exact),
-     * {@code s} of the second half, then {@code m} of each half. A method apart from the kernels: decoding in
-     * them takes a kernel past the size up to which C2 inlines the Vector API (NodeCountInliningCutoff), and it then
-     * boxes vectors on every block.
+     * Per block {@code s} of the first half of rows times 2^-16 (for {@link #bottom}'s sums, exact), {@code s} of the
+     * second half, then {@code m} of each half.
      */
-    private void decodeScales(long at, float[] scales) {
+    @Override
+    void decodeScales(long at, float[] scales) {
         IntVector d = IntVector.fromMemorySegment(SCALES, data, at, Simd.LE);
         IntVector dmin = IntVector.fromMemorySegment(SCALES, data, at + SCALE_BYTES, Simd.LE);
         FloatVector scaleBottom = bottomScales(d);
@@ -150,12 +125,14 @@ final class PackedQ4_K extends PackedQuantWeight {
     }
 
     /**
-     * As {@link #multiplyTwo} for batch row {@code r} alone, with the same operations per output: the 8 blocks from
-     * block {@code block}, their runs from byte offset {@code runs}. The loop over a block's runs is that of
-     * {@link PackedQuantWeight#multiplyTwo} for one row, written out again: in a helper of its own C2 would compile
-     * it apart and box the sums it returns (see {@link Simd}).
+     * The loop over a block's runs is that of {@link PackedQuantWeight#multiplyTwo} for one row, written out again:
+     * in a helper of its own C2 would compile it apart and box the sums it returns (see {@link Simd}).
      */
-    private void multiplyOne(long runs, int block, float[] scales, BatchQuants quants, int r, float[] out, int o) {
+    @Override
+    void multiplyOneRow(long superBlockAt, int superBlock, float[] scales, BatchQuants quants, int r, float[] out,
+            int o) {
+        long runs = superBlockAt + RUNS;
+        int block = BLOCKS_PER_SUPER_BLOCK * superBlock;
         short[] x = quants.quants();
         float[] dx = quants.scales();
         short[] offsets = quants.offsets();

@@ -1,7 +1,6 @@
 package io.gantry.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -42,9 +41,8 @@ import jdk.incubator.vector.VectorOperators;
  * <p>The kernels decode a super-block's {@code d · scale} into scratch, then multiply its columns by the batch rows:
  * per super-block and output the same operations in the same order, whatever the batch size.
  */
-final class PackedQ6_K extends PackedQuantWeight {
+final class PackedQ6_K extends PackedSuperBlockWeight {
 
-    private static final int SUPER_BLOCK = 256;
     private static final int SUB_BLOCK = 16;
     private static final int SUB_BLOCKS = SUPER_BLOCK / SUB_BLOCK;
     /** Columns of half a sub-block: as many products as a short holds the sum of. */
@@ -62,8 +60,6 @@ final class PackedQ6_K extends PackedQuantWeight {
     /** Floats of decoded scales per sub-block: {@code d · scale} of the group's two halves of rows. */
     private static final int SCRATCH_PER_SUB_BLOCK = 2 * Simd.LANES;
 
-    private final long groupBytes;
-
     /** @return whether the vector kernels can take a weight of {@code rows} rows: see {@link #packsLevels} */
     static boolean packs(int rows) {
         return packsLevels(rows);
@@ -71,8 +67,7 @@ final class PackedQ6_K extends PackedQuantWeight {
 
     /** Repacks {@code rows} rows of {@code rowBytes} bytes from {@code source}, a group per task on the workers. */
     PackedQ6_K(MemorySegment source, long rowBytes, int rows, int cols, WorkerPool pool) {
-        super((long) SUPER_BLOCK_BYTES * (cols / SUPER_BLOCK) * (rows / GROUP), cols);
-        this.groupBytes = (long) SUPER_BLOCK_BYTES * (cols / SUPER_BLOCK);
+        super(SUPER_BLOCK_BYTES, rows, cols);
         repack(source, rowBytes, rows, GROUP, SUPER_BLOCK, SOURCE_BYTES, SUPER_BLOCK_BYTES, pool,
                 (block, row, packed) -> {
                     int lane = lane(row);
@@ -99,37 +94,12 @@ final class PackedQ6_K extends PackedQuantWeight {
         return SUB_BLOCKS * SCRATCH_PER_SUB_BLOCK;
     }
 
-    /** Per group and super-block: its scales decoded, then the batch two rows at a time, the rest one by one. */
-    @Override
-    void multiply(float[] in, BatchQuants quants, float[] out, int rows, int outRows, int start, int end,
-            float[] scratch, MemorySegment tile) {
-        for (int group = start / GROUP; group < end / GROUP; group++) {
-            long at = group * groupBytes;
-            int o = group * GROUP;
-            for (int r = 0; r < rows; r++) {
-                Arrays.fill(out, r * outRows + o, r * outRows + o + GROUP, 0);
-            }
-            for (int superBlock = 0; superBlock < cols / SUPER_BLOCK; superBlock++) {
-                long superBlockAt = at + (long) SUPER_BLOCK_BYTES * superBlock;
-                decodeScales(superBlockAt, scratch);
-                int column = SUPER_BLOCK * superBlock;
-                int r = 0;
-                for (; r + BATCH_ROWS <= rows; r += BATCH_ROWS) {
-                    multiplyTwoRows(superBlockAt + RUNS, column, scratch, quants, r, out, r * outRows + o, outRows);
-                }
-                for (; r < rows; r++) {
-                    multiplyOneRow(superBlockAt + RUNS, column, scratch, quants, r, out, r * outRows + o);
-                }
-            }
-        }
-    }
-
     /**
-     * Decodes {@code d · scale} of each sub-block of the super-block at byte offset {@code at} into {@code scales}:
-     * per sub-block that of the group's first half of rows times 2^-16 (for {@link #bottom}'s sums, exact), then
-     * that of its second half. A method apart from the kernels, for C2's inlining budget (see {@link PackedQ4_K}).
+     * Per sub-block {@code d · scale} of the group's first half of rows times 2^-16 (for {@link #bottom}'s sums,
+     * exact), then that of its second half.
      */
-    private void decodeScales(long at, float[] scales) {
+    @Override
+    void decodeScales(long at, float[] scales) {
         IntVector d = IntVector.fromMemorySegment(SCALES, data, at, Simd.LE);
         FloatVector bottom = bottomScales(d);
         FloatVector top = topScales(d);
@@ -141,13 +111,14 @@ final class PackedQ6_K extends PackedQuantWeight {
     }
 
     /**
-     * Adds the super-block whose runs start at byte offset {@code runs}, from column {@code column}, times batch rows
-     * {@code r} and {@code r + 1} ({@link #BATCH_ROWS}) to the outputs at {@code out[o]} and {@code out[o + outRows]}.
      * A sum of shorts per 8 columns, each then added to the outputs: with the two sums of a sub-block added first,
      * C2 (JDK 25) went past its inlining budget (NodeCountInliningCutoff) and boxed the kernel's vectors.
      */
-    private void multiplyTwoRows(long runs, int column, float[] scales, BatchQuants quants, int r, float[] out,
+    @Override
+    void multiplyTwoRows(long superBlockAt, int superBlock, float[] scales, BatchQuants quants, int r, float[] out,
             int o, int outRows) {
+        long runs = superBlockAt + RUNS;
+        int column = SUPER_BLOCK * superBlock;
         short[] x = quants.quants();
         float[] dx = quants.scales();
         short[] offsets = quants.byteOffsets();
@@ -186,9 +157,11 @@ final class PackedQ6_K extends PackedQuantWeight {
         b1.intoArray(out, o + outRows + Simd.LANES);
     }
 
-    /** As {@link #multiplyTwoRows} for batch row {@code r} alone, with the same operations per output. */
-    private void multiplyOneRow(long runs, int column, float[] scales, BatchQuants quants, int r, float[] out,
+    @Override
+    void multiplyOneRow(long superBlockAt, int superBlock, float[] scales, BatchQuants quants, int r, float[] out,
             int o) {
+        long runs = superBlockAt + RUNS;
+        int column = SUPER_BLOCK * superBlock;
         short[] x = quants.quants();
         float[] dx = quants.scales();
         short[] offsets = quants.byteOffsets();

@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code j} of the group and lane {@code 2j + 1} row {@code GROUP / 2 + j}, so that each half of the rows is one int
  * lane's bottom or top short ({@link #lane}); a block's quants are runs of a byte per row, in that lane order.
  */
-abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0, PackedQ4_K, PackedQ6_K {
+abstract sealed class PackedQuantWeight extends PackedWeight permits PackedQ4_0, PackedSuperBlockWeight {
 
     static final int HALF = BLOCK / 2;
     /** Shorts of the vector shape of {@link Simd#F}: twice its lanes. */
