@@ -77,8 +77,9 @@ final class PackedQ6_K extends PackedSuperBlockWeight {
                     }
                     // Columns 2i and 2i + 1 are a short: q of the first, q - 32 of the second above it.
                     for (int i = 0; i < SUPER_BLOCK / 2; i++) {
-                        SHORTS.set(packed, RUNS + i * PAIR_BYTES + lane * Short.BYTES,
-                                (short) (Q6_KFormat.quant(block, 2 * i) | Q6_KFormat.quant(block, 2 * i + 1) - 32 << 8));
+                        int first = Q6_KFormat.quant(block, 2 * i);
+                        int second = Q6_KFormat.quant(block, 2 * i + 1) - 32;
+                        SHORTS.set(packed, RUNS + i * PAIR_BYTES + lane * Short.BYTES, (short) (first | second << 8));
                     }
                 });
     }
