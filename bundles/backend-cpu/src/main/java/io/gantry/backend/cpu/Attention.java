@@ -4,6 +4,7 @@ import io.gantry.api.backend.AttentionBatch;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Causal grouped-query attention over the KV pool. Each query attends to positions {@code 0..} its own of its
@@ -48,6 +49,9 @@ final class Attention {
         MemorySegment keys = kv.keys(layer);
         MemorySegment values = kv.values(layer);
         boolean half = kv.half();
+        // The vector kernels load halves 2^-112 times their value (Simd.halfToDownscaledFloat) and multiply them with
+        // queries and weights 2^112 times theirs: the same products, and a multiplication per vector less.
+        float elementScale = vector && half ? Simd.HALF_TO_FLOAT_SCALE : 1f;
         int[] taskRows = rowGroups(batch);
         pool.run(taskRows.length / 2 * kvHeads, (task, worker) -> {
             int firstRow = taskRows[2 * (task / kvHeads)];
@@ -59,44 +63,46 @@ final class Attention {
             // Each query's scores: a vector's width of room before position 0 and after the last position, where
             // the lanes of partly used slot groups land (see scoresOfSubtiles).
             int stride = Simd.LANES + Math.ceilDiv(length + Simd.LANES, Simd.LANES) * Simd.LANES;
-            float[] scores = pool.scratch(worker, rowCount * group * stride);
+            int queries = rowCount * group;
+            // The task's queries, scaled (query i from i * headDim), then each query's scores (from scoresAt).
+            float[] scratch = pool.scratch(worker, queries * (headDim + stride));
+            float scoreScale = scale * scaleQueries(q, firstRow, kvHead, group, heads, headDim, queries,
+                    elementScale, scratch);
+            int scoresAt = queries * headDim;
             long headKeys = kv.headKeys(kvHead);
             int runs = slots.runsBefore(length);
-            int queries = rowCount * group;
             // Queries in fours share each key and value they load (GQA groups, the rows of a prefill).
             int sharing = queries - queries % QUERIES_PER_CALL;
             if (vector) {
                 int subtiles = slots.subtilesBefore(length);
                 for (int k = 0; k < subtiles; k++) {
                     for (int query = 0; query < sharing; query += QUERIES_PER_CALL) {
-                        scoresOfQueries(keys, half, headKeys + slots.subtileElement(k), q,
-                                query, firstRow, kvHead, group, heads, headDim, scale, scores,
-                                query * stride + Simd.LANES + slots.subtilePosition(k), stride,
+                        scoresOfQueries(keys, half, headKeys + slots.subtileElement(k), scratch,
+                                query * headDim, headDim, scoreScale, scratch,
+                                scoresAt + query * stride + Simd.LANES + slots.subtilePosition(k), stride,
                                 slots.subtileFirstLane(k));
                     }
                 }
                 for (int k = 0; k < subtiles; k += SUBTILES_PER_CALL) {
                     for (int query = sharing; query < queries; query++) {
-                        scoresOfSubtiles(keys, half, headKeys, slots, k, subtiles - 1, q,
-                                queryAt(firstRow, kvHead, query, group, heads, headDim), headDim, scale, scores,
-                                query * stride + Simd.LANES);
+                        scoresOfSubtiles(keys, half, headKeys, slots, k, subtiles - 1, scratch,
+                                query * headDim, headDim, scoreScale, scratch, scoresAt + query * stride + Simd.LANES);
                     }
                 }
             } else {
                 for (int r = 0; r < runs; r++) {
                     for (int query = 0; query < queries; query++) {
-                        scalarScores(keys, half, kv, headKeys, slots, r, q,
-                                queryAt(firstRow, kvHead, query, group, heads, headDim), headDim, scale, scores,
-                                query * stride + Simd.LANES);
+                        scalarScores(keys, half, kv, headKeys, slots, r, scratch, query * headDim, headDim,
+                                scoreScale, scratch, scoresAt + query * stride + Simd.LANES);
                     }
                 }
             }
             for (int query = 0; query < queries; query++) {
                 // The query's row attends to positions up to firstLength + query / group - 1; the task's later
                 // positions get weight 0, so that every query of the task adds the same values.
-                int weights = query * stride + Simd.LANES;
-                softmax(scores, weights, firstLength + query / group, vector);
-                Arrays.fill(scores, weights + firstLength + query / group, weights + length, 0f);
+                int weights = scoresAt + query * stride + Simd.LANES;
+                softmax(scratch, weights, firstLength + query / group, elementScale, vector);
+                Arrays.fill(scratch, weights + firstLength + query / group, weights + length, 0f);
                 int at = queryAt(firstRow, kvHead, query, group, heads, headDim);
                 Arrays.fill(out, at, at + headDim, 0f);
             }
@@ -108,11 +114,12 @@ final class Attention {
                 int query = 0;
                 for (; sharedValues && query < sharing; query += QUERIES_PER_CALL) {
                     addWeightedValuesOfQueries(out, query, firstRow, kvHead, group, heads, values, half, value,
-                            scores, query * stride + Simd.LANES + position, stride, headDim, count);
+                            scratch, scoresAt + query * stride + Simd.LANES + position, stride, headDim, count);
                 }
                 for (; query < queries; query++) {
                     addWeightedValues(out, queryAt(firstRow, kvHead, query, group, heads, headDim), values, half,
-                            value, scores, query * stride + Simd.LANES + position, headDim, count, vector);
+                            value, scratch, scoresAt + query * stride + Simd.LANES + position, headDim, count,
+                            elementScale, vector);
                 }
             }
         });
@@ -125,6 +132,34 @@ final class Attention {
      */
     private static int queryAt(int firstRow, int kvHead, int query, int group, int heads, int headDim) {
         return ((firstRow + query / group) * heads + kvHead * group + query % group) * headDim;
+    }
+
+    /**
+     * Copies a task's queries to {@code scaled}, query {@code i} from {@code i * headDim}, times {@code elementScale}
+     * where that keeps them finite: below 2^16 (a model's queries are), a query times 2^112 is. Larger ones are
+     * scaled by less and the factor left out is returned, for the sums of their products: those products then lose
+     * bits where they fall below 2^-126 (as subnormals), negligible next to a query of 2^16 or more.
+     *
+     * @return the factor the sums of the scaled queries' products need, 1 unless a query is 2^16 or more
+     */
+    private static float scaleQueries(float[] q, int firstRow, int kvHead, int group, int heads, int headDim,
+            int queries, float elementScale, float[] scaled) {
+        float largest = 0;
+        for (int query = 0; query < queries; query++) {
+            int at = queryAt(firstRow, kvHead, query, group, heads, headDim);
+            for (int d = 0; d < headDim; d++) {
+                largest = Math.max(largest, Math.abs(q[at + d]));
+            }
+        }
+        int shift = elementScale == 1 ? 0 : Math.max(0, Math.getExponent(largest) - 15);
+        float queryScale = Math.scalb(elementScale, -shift);
+        for (int query = 0; query < queries; query++) {
+            int at = queryAt(firstRow, kvHead, query, group, heads, headDim);
+            for (int d = 0; d < headDim; d++) {
+                scaled[query * headDim + d] = q[at + d] * queryScale;
+            }
+        }
+        return Math.scalb(1f, shift);
     }
 
     /**
@@ -185,18 +220,17 @@ final class Attention {
     }
 
     /**
-     * Writes the scaled scores of {@link #QUERIES_PER_CALL} consecutive queries of a task, from {@code query}, against
-     * the keys of one subtile (from element {@code keysAt}): as {@link #scoresOfSubtiles}, one FMA chain per query,
-     * each key vector loaded once for all of them. Query {@code i}'s scores go to {@code scores[at + i * stride...]},
-     * from lane {@code firstLane} on.
+     * Writes the scaled scores of {@link #QUERIES_PER_CALL} queries, from {@code q[query]} and {@code headDim} apart,
+     * against the keys of one subtile (from element {@code keysAt}): as {@link #scoresOfSubtiles}, one FMA chain per
+     * query, each key vector loaded once for all of them. Query {@code i}'s scores go to
+     * {@code scores[at + i * stride...]}, from lane {@code firstLane} on.
      */
     private static void scoresOfQueries(MemorySegment keys, boolean half, long keysAt, float[] q, int query,
-            int firstRow, int kvHead, int group, int heads, int headDim, float scale, float[] scores, int at,
-            int stride, int firstLane) {
-        int q0 = queryAt(firstRow, kvHead, query, group, heads, headDim);
-        int q1 = queryAt(firstRow, kvHead, query + 1, group, heads, headDim);
-        int q2 = queryAt(firstRow, kvHead, query + 2, group, heads, headDim);
-        int q3 = queryAt(firstRow, kvHead, query + 3, group, heads, headDim);
+            int headDim, float scale, float[] scores, int at, int stride, int firstLane) {
+        int q0 = query;
+        int q1 = query + headDim;
+        int q2 = query + 2 * headDim;
+        int q3 = query + 3 * headDim;
         FloatVector sums0 = FloatVector.zero(Simd.F);
         FloatVector sums1 = sums0;
         FloatVector sums2 = sums0;
@@ -246,7 +280,7 @@ final class Attention {
      * independent FMAs per position: 2.5x faster on Zen 4).
      */
     private static void addWeightedValues(float[] out, int offset, MemorySegment values, boolean half, long value,
-            float[] weights, int weightsAt, int headDim, int count, boolean vector) {
+            float[] weights, int weightsAt, int headDim, int count, float elementScale, boolean vector) {
         int d = 0;
         if (vector) {
             for (int n = Simd.LANES; d + 4 * n <= headDim; d += 4 * n) {
@@ -276,10 +310,13 @@ final class Attention {
                 sum.intoArray(out, offset + d);
             }
         }
+        // The weights are elementScale times theirs, the elements read here are not.
+        float unscale = 1 / elementScale;
         for (; d < headDim; d++) {
             float sum = out[offset + d];
             for (int t = 0; t < count; t++) {
-                sum = Math.fma(element(values, value + (long) t * headDim + d, half), weights[weightsAt + t], sum);
+                sum = Math.fma(element(values, value + (long) t * headDim + d, half), weights[weightsAt + t] * unscale,
+                        sum);
             }
             out[offset + d] = sum;
         }
@@ -336,10 +373,13 @@ final class Attention {
         }
     }
 
-    /** @return the {@link Simd#LANES} pool elements from {@code element} on, as floats */
+    /**
+     * @return the {@link Simd#LANES} pool elements from {@code element} on, as floats: halves downscaled, 2^-112 times
+     *         their value ({@code elementScale} in {@link #run})
+     */
     private static FloatVector load(MemorySegment pool, long element, boolean half) {
         return half
-                ? Simd.halfToFloat(pool, element * Short.BYTES)
+                ? Simd.halfToDownscaledFloat(pool, element * Short.BYTES)
                 : FloatVector.fromMemorySegment(Simd.F, pool, element * Float.BYTES, Simd.LE);
     }
 
@@ -350,31 +390,46 @@ final class Attention {
                 : pool.getAtIndex(Simd.FLOAT_LE, element);
     }
 
-    /** Turns {@code scores[at..at+length-1]} into softmax weights in place. */
-    private static void softmax(float[] scores, int at, int length, boolean vector) {
+    /**
+     * Turns {@code scores[at..at+length-1]} into softmax weights times {@code scale} (a power of two) in place. The
+     * vector and scalar loops give the same weights: the largest score is the same whichever order it is found in,
+     * and each exponential and product is the same operation on the same floats.
+     */
+    private static void softmax(float[] scores, int at, int length, float scale, boolean vector) {
+        int bound = vector ? Simd.F.loopBound(length) : 0;
         float max = Float.NEGATIVE_INFINITY;
-        for (int t = at; t < at + length; t++) {
-            max = Math.max(max, scores[t]);
+        if (vector) {
+            FloatVector maxes = FloatVector.broadcast(Simd.F, Float.NEGATIVE_INFINITY);
+            for (int t = 0; t < bound; t += Simd.LANES) {
+                maxes = maxes.max(FloatVector.fromArray(Simd.F, scores, at + t));
+            }
+            max = maxes.reduceLanes(VectorOperators.MAX);
+        }
+        for (int t = bound; t < length; t++) {
+            max = Math.max(max, scores[at + t]);
         }
         float sum = 0;
-        int t = 0;
         if (vector) {
             FloatVector sums = FloatVector.zero(Simd.F);
-            for (int bound = Simd.F.loopBound(length); t < bound; t += Simd.LANES) {
+            for (int t = 0; t < bound; t += Simd.LANES) {
                 FloatVector e = Simd.exp(FloatVector.fromArray(Simd.F, scores, at + t).sub(max));
                 e.intoArray(scores, at + t);
                 sums = sums.add(e);
             }
             sum = Simd.sum(sums);
         }
-        for (; t < length; t++) {
+        for (int t = bound; t < length; t++) {
             float e = Simd.exp(scores[at + t] - max);
             scores[at + t] = e;
             sum += e;
         }
         float normalize = 1 / sum;
-        for (int i = at; i < at + length; i++) {
-            scores[i] *= normalize;
+        // Scaled after the rounding of each weight: exactly the weight times scale.
+        for (int t = 0; t < bound; t += Simd.LANES) {
+            FloatVector.fromArray(Simd.F, scores, at + t).mul(normalize).mul(scale).intoArray(scores, at + t);
+        }
+        for (int t = bound; t < length; t++) {
+            scores[at + t] = scores[at + t] * normalize * scale;
         }
     }
 }

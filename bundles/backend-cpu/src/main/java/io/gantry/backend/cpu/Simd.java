@@ -192,12 +192,22 @@ final class Simd {
      *         of the F16 kernel's time)
      */
     static FloatVector halfToFloat(MemorySegment segment, long offset) {
+        return halfToDownscaledFloat(segment, offset).mul(HALF_TO_FLOAT_SCALE);
+    }
+
+    /**
+     * @return {@link #halfToFloat} without its last multiplication: the halves times 2^-112, exactly (a half's
+     *         11 significant bits fit a float's subnormals from 2^-149 on), for a caller that multiplies the other
+     *         factor of each of its products by {@link #HALF_TO_FLOAT_SCALE} instead (the products are the same
+     *         numbers, and a multiplication per vector is saved)
+     */
+    static FloatVector halfToDownscaledFloat(MemorySegment segment, long offset) {
         IntVector bits = (IntVector) ShortVector.fromMemorySegment(SHORTS, segment, offset, LE).castShape(I, 0);
         // The JDK has no vector half-float conversion. Shifted left by 13, a half's exponent and mantissa land
-        // in a float's, its exponent biased by 15 instead of 127: a multiplication by 2^112 rebiases it, exactly,
-        // subnormal halves included (they become subnormal floats, which the multiplication normalises). The
-        // mask keeps the (sign-extended) sign bit and clears the bits the sign extension set above the exponent.
-        return halfBitsToFloat(bits.lanewise(VectorOperators.LSHL, 13), HALF_TO_FLOAT_SCALE);
+        // in a float's, its exponent biased by 15 instead of 127: the float is the half times 2^-112, exactly,
+        // subnormal halves included (they become subnormal floats). The mask keeps the (sign-extended) sign bit and
+        // clears the bits the sign extension set above the exponent.
+        return downscaledHalfBits(bits.lanewise(VectorOperators.LSHL, 13));
     }
 
     /**
@@ -208,7 +218,12 @@ final class Simd {
      *         copies, and the multiplication rebiases the exponent
      */
     static FloatVector halfBitsToFloat(IntVector placed, float scale) {
-        return ((FloatVector) placed.and(HALF_SIGN_EXPONENT_MANTISSA).reinterpretAsFloats()).mul(scale);
+        return downscaledHalfBits(placed).mul(scale);
+    }
+
+    /** @return {@link #halfBitsToFloat} before its multiplication: the halves times 2^-112 */
+    private static FloatVector downscaledHalfBits(IntVector placed) {
+        return (FloatVector) placed.and(HALF_SIGN_EXPONENT_MANTISSA).reinterpretAsFloats();
     }
 
     /**

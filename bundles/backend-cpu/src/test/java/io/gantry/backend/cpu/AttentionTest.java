@@ -50,6 +50,23 @@ class AttentionTest {
             "true, 64, 7, F32", "false, 64, 7, F32", "true, 64, 7, F16", "false, 20, 8, F16", "true, 20, 7, F16",
             "true, 64, 16, F16", "true, 64, 100, F32"})
     void shuffledBlockTablesGiveContiguousAttention(boolean vector, int headDim, int blockSize, TensorType type) {
+        checkShuffledAndContiguousAttention(vector, headDim, blockSize, type, 1);
+    }
+
+    /**
+     * Queries of 2^16 and more, with keys as much smaller (the same scores): the vector kernels multiply an F16
+     * pool's queries by 2^112 ({@code Attention.scaleQueries}), which would make these infinite; they are scaled by
+     * less, and attention comes out as for any other queries. Keys of 2^-17 also make subnormal halves.
+     */
+    @ParameterizedTest(name = "vector={0}, headDim={1}")
+    @CsvSource({"true, 64", "false, 64", "true, 20"})
+    void queriesBeyondTheHalfScalingAttendAsOthers(boolean vector, int headDim) {
+        checkShuffledAndContiguousAttention(vector, headDim, 8, TensorType.F16, 0x1p-17f);
+    }
+
+    /** Keys are {@code keyScale} times gaussian ones, queries {@code 1 / keyScale} times. */
+    private static void checkShuffledAndContiguousAttention(boolean vector, int headDim, int blockSize,
+            TensorType type, float keyScale) {
         Random random = new Random(20);
         int kvCols = KV_HEADS * headDim;
         // Per sequence, keys and values of every position it has, and the queries of this step's rows.
@@ -59,8 +76,14 @@ class AttentionTest {
             int length = START_POSITIONS[s] + ROW_COUNTS[s];
             keys[s] = TestTensors.gaussian(length * kvCols, random);
             values[s] = TestTensors.gaussian(length * kvCols, random);
+            for (int i = 0; i < keys[s].length; i++) {
+                keys[s][i] *= keyScale;
+            }
         }
         float[] queries = TestTensors.gaussian(ROWS * HEADS * headDim, random);
+        for (int i = 0; i < queries.length; i++) {
+            queries[i] /= keyScale;
+        }
 
         List<Integer> shuffledBlocks = new ArrayList<>();
         for (int b = 0; b < BLOCKS; b++) {
